@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Owns: the org.vfiod1.Group objects, views of the inventory's groups. */
+
+#include <inttypes.h>
+
+#include "log.h"
+#include "manager-dbus.h"
+
+int group_bus_path(const Group *g, char **ret) {
+        return asprintf(ret, VFIOD_GROUP_PATH_PREFIX "/%" PRIu32, g->id) < 0 ? -ENOMEM : 0;
+}
+
+static int group_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata,
+                             void **found, sd_bus_error *error) {
+        Manager *m = userdata;
+        _cleanup_free_ char *id_text = NULL;
+        uint32_t id;
+        Group *g;
+        int r;
+
+        r = sd_bus_path_decode(path, VFIOD_GROUP_PATH_PREFIX, &id_text);
+        if (r <= 0)
+                return r;
+        if (group_id_parse(id_text, &id) < 0)
+                return 0;
+        g = inventory_get_group(m->inventory, id);
+        if (!g)
+                return 0;
+        *found = g;
+        return 1;
+}
+
+static int group_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes,
+                                 sd_bus_error *error) {
+        Manager *m = userdata;
+        Inventory *inv = m->inventory;
+        _cleanup_strv_free_ char **l = calloc(inv->n_groups + 1, sizeof(char *));
+
+        if (!l)
+                return -ENOMEM;
+        for (size_t i = 0; i < inv->n_groups; i++)
+                if (group_bus_path(inv->groups[i], &l[i]) < 0)
+                        return -ENOMEM;
+        *nodes = TAKE_PTR(l);
+        return 1;
+}
+
+static int property_get_state(sd_bus *bus, const char *path, const char *interface, const char *property,
+                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Group *g = userdata;
+        return sd_bus_message_append(reply, "s", group_state_to_string(g->state));
+}
+
+static int property_get_devices(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Group *g = userdata;
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "s");
+        if (r < 0)
+                return r;
+        FOREACH_ARRAY(d, g->devices, g->n_devices) {
+                r = sd_bus_message_append(reply, "s", (*d)->address);
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(reply);
+}
+
+static int property_get_viable(sd_bus *bus, const char *path, const char *interface, const char *property,
+                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Group *g = userdata;
+        return sd_bus_message_append(reply, "b", group_is_viable(g));
+}
+
+static int property_get_reserved_regions(sd_bus *bus, const char *path, const char *interface,
+                                         const char *property, sd_bus_message *reply, void *userdata,
+                                         sd_bus_error *error) {
+        Group *g = userdata;
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "(tts)");
+        if (r < 0)
+                return r;
+        FOREACH_ARRAY(reg, g->regions, g->n_regions) {
+                r = sd_bus_message_append(reply, "(tts)", reg->start, reg->end, region_type_to_string(reg->type));
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(reply);
+}
+
+/* Leases, holders, persistence and the safety verdict come with the issues that own them; until
+ * then the daemon truthfully has none of each. */
+static int property_get_lease(sd_bus *bus, const char *path, const char *interface, const char *property,
+                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append(reply, "o", "/");
+}
+
+static int property_get_holders(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append(reply, "a(us)", 0);
+}
+
+static int property_get_persistent(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                   sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append(reply, "b", false);
+}
+
+static int property_get_safety(sd_bus *bus, const char *path, const char *interface, const char *property,
+                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append(reply, "s", "");
+}
+
+static const sd_bus_vtable group_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Id", "u", NULL, offsetof(Group, id), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("State", "s", property_get_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Devices", "as", property_get_devices, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Viable", "b", property_get_viable, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("ReservedRegions", "a(tts)", property_get_reserved_regions, 0,
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Lease", "o", property_get_lease, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Holders", "a(us)", property_get_holders, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Persistent", "b", property_get_persistent, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Safety", "s", property_get_safety, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_VTABLE_END,
+};
+
+int group_bus_register(Manager *m) {
+        int r;
+
+        r = sd_bus_add_fallback_vtable(m->bus, NULL, VFIOD_GROUP_PATH_PREFIX, "org.vfiod1.Group", group_vtable,
+                                       group_object_find, m);
+        if (r < 0)
+                return r;
+        return sd_bus_add_node_enumerator(m->bus, NULL, VFIOD_GROUP_PATH_PREFIX, group_node_enumerator, m);
+}
+
+void group_bus_emit_changed(Manager *m, Group *g) {
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        r = group_bus_path(g, &path);
+        if (r >= 0)
+                r = sd_bus_emit_properties_changed_strv(m->bus, path, "org.vfiod1.Group", NULL);
+        if (r < 0)
+                log_debug_errno(r, "Cannot announce changes of group %" PRIu32 ": %m", g->id);
+}

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Bus glue for org.vfiod1.Manager and the object tree under /org/vfiod1. */
+
+#include "manager.h"
+
+#define VFIOD_BUS_NAME "org.vfiod1"
+#define VFIOD_OBJECT_PATH "/org/vfiod1"
+#define VFIOD_GROUP_PATH_PREFIX "/org/vfiod1/group"
+#define VFIOD_DEVICE_PATH_PREFIX "/org/vfiod1/device"
+
+/* Connects to the system bus, exports every object and takes the bus name. */
+int manager_bus_start(Manager *m);
+
+/* group-dbus.c */
+int group_bus_path(const Group *g, char **ret);
+int group_bus_register(Manager *m);
+void group_bus_emit_changed(Manager *m, Group *g);
+
+/* device-dbus.c */
+int device_bus_path(const Device *d, char **ret);
+int device_bus_register(Manager *m);
+void device_bus_emit_changed(Manager *m, Device *d);

@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Owns: start-up order, the event loop, and dispatching uevents to the inventory. */
+
+#include <signal.h>
+#include <systemd/sd-daemon.h>
+
+#include "log.h"
+#include "manager-dbus.h"
+#include "manager.h"
+#include "sysfs.h"
+
+int manager_new(const ManagerOptions *options, Manager **ret) {
+        Manager *m;
+        int r;
+
+        m = calloc(1, sizeof(Manager));
+        if (!m)
+                return -ENOMEM;
+        m->watch_uevents = options->watch_uevents;
+        m->sysfs_root = strdup(options->sysfs_root);
+        m->dev_root = strdup(options->dev_root);
+        if (!m->sysfs_root || !m->dev_root) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        r = inventory_new(m->sysfs_root, &m->inventory);
+        if (r < 0)
+                goto fail;
+        r = sd_event_default(&m->event);
+        if (r < 0)
+                goto fail;
+        *ret = m;
+        return 0;
+fail:
+        manager_free(m);
+        return r;
+}
+
+Manager *manager_free(Manager *m) {
+        if (!m)
+                return NULL;
+        device_monitor_free(m->device_monitor);
+        sd_bus_flush_close_unref(m->bus);
+        inventory_free(m->inventory);
+        sd_event_unref(m->event);
+        free(m->sysfs_root);
+        free(m->dev_root);
+        return mfree(m);
+}
+
+void manager_handle_device_event(const char *action, const char *address, void *userdata) {
+        Manager *m = userdata;
+        int r;
+
+        if (!action) {
+                (void) inventory_load(m->inventory);
+                return;
+        }
+        log_debug("uevent %s %s", action, address);
+        if (streq(action, "remove")) {
+                inventory_remove_device(m->inventory, address);
+                return;
+        }
+        r = inventory_refresh_device(m->inventory, address);
+        if (r < 0 && r != -ENOENT)
+                log_warning_errno(r, "Cannot re-read PCI device %s after '%s': %m", address, action);
+}
+
+Device *manager_get_live_device(Manager *m, const char *address) {
+        Device *d = inventory_get_device(m->inventory, address);
+
+        if (d && !sysfs_device_exists(m->sysfs_root, address)) {
+                log_info("PCI device %s is gone from sysfs, dropping it.", address);
+                inventory_remove_device(m->inventory, address);
+                return NULL;
+        }
+        return d;
+}
+
+Group *manager_get_live_group(Manager *m, uint32_t id) {
+        Group *g = inventory_get_group(m->inventory, id);
+
+        /* Dropping the last vanished member drops the group, so look it up again each time. */
+        for (size_t i = g ? g->n_devices : 0; g && i > 0; i--) {
+                manager_get_live_device(m, g->devices[i - 1]->address);
+                g = inventory_get_group(m->inventory, id);
+        }
+        return g;
+}
+
+static bool path_exists(const char *root, const char *path) {
+        _cleanup_free_ char *p = NULL;
+
+        if (asprintf(&p, "%s/%s", root, path) < 0)
+                return false;
+        return access(p, F_OK) >= 0;
+}
+
+int manager_iommu_backends(Manager *m, char ***ret) {
+        _cleanup_strv_free_ char **l = calloc(3, sizeof(char *));
+        size_t n = 0;
+
+        if (!l)
+                return -ENOMEM;
+        /* The legacy interface exists once vfio is loaded (or built in); the daemon loads it
+         * when it assigns, so a present module counts as offered. */
+        if (path_exists(m->dev_root, "vfio/vfio") || path_exists(m->sysfs_root, "module/vfio"))
+                if (!(l[n++] = strdup("group")))
+                        return -ENOMEM;
+        if (path_exists(m->dev_root, "iommu"))
+                if (!(l[n++] = strdup("iommufd")))
+                        return -ENOMEM;
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Manager *m = userdata;
+
+        log_info("Received %s, exiting.", strsignal((int) si->ssi_signo));
+        (void) sd_notify(false, "STOPPING=1");
+        return sd_event_exit(m->event, 0);
+}
+
+int manager_start(Manager *m) {
+        sigset_t mask;
+        int r;
+
+        /* Subscribe before the scan, so that nothing that happens during it is missed. */
+        if (m->watch_uevents) {
+                r = device_monitor_start(m->event, manager_handle_device_event, m, &m->device_monitor);
+                if (r < 0)
+                        return r;
+        }
+
+        r = inventory_load(m->inventory);
+        if (r < 0)
+                return r;
+        if (r > 0)
+                log_notice("%d PCI devices have no IOMMU group (is the IOMMU enabled?).", r);
+        log_info("Found %zu IOMMU groups with %zu devices.", m->inventory->n_groups, m->inventory->n_devices);
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+                return log_error_errno(negative_errno(), "Cannot block signals: %m");
+        r = sd_event_add_signal(m->event, NULL, SIGTERM, on_signal, m);
+        if (r >= 0)
+                r = sd_event_add_signal(m->event, NULL, SIGINT, on_signal, m);
+        if (r < 0)
+                return log_error_errno(r, "Cannot watch signals: %m");
+
+        r = manager_bus_start(m);
+        if (r < 0)
+                return r;
+
+        (void) sd_notify(false, "READY=1\nSTATUS=Serving.");
+        return 0;
+}
+
+int manager_run(Manager *m) {
+        return sd_event_loop(m->event);
+}

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The daemon: its event loop, its bus connection and the state everything else hangs off. */
+
+#include <stdbool.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "inventory.h"
+#include "udev-monitor.h"
+
+typedef struct ManagerOptions {
+        const char *sysfs_root; /* "/sys" */
+        const char *dev_root;   /* "/dev" */
+        bool watch_uevents;     /* off for generated sysfs trees: no kernel events describe them */
+} ManagerOptions;
+
+typedef struct Manager {
+        sd_event *event;
+        sd_bus *bus;
+        Inventory *inventory;
+        DeviceMonitor *device_monitor;
+        char *sysfs_root;
+        char *dev_root;
+        bool watch_uevents;
+} Manager;
+
+int manager_new(const ManagerOptions *options, Manager **ret);
+Manager *manager_free(Manager *m);
+
+/* Loads the inventory, connects to the bus and takes the name, then tells the service manager. */
+int manager_start(Manager *m);
+int manager_run(Manager *m);
+
+/* Re-reads one device after a uevent (action NULL: everything, after lost events). */
+void manager_handle_device_event(const char *action, const char *address, void *userdata);
+
+/* Looks a device up and checks that sysfs still has it: a device removed under us whose event
+ * is still queued must not be handed out. Returns NULL (having dropped it) when it is gone. */
+Device *manager_get_live_device(Manager *m, const char *address);
+Group *manager_get_live_group(Manager *m, uint32_t id);
+
+/* What the running kernel offers for handing out devices: "group" and/or "iommufd". */
+int manager_iommu_backends(Manager *m, char ***ret);
