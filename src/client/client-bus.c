@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Owns: the client's connection to vfiod, its Manager calls, and how their errors read to a user. */
+
+#include <errno.h>
+#include <string.h>
+
+#include "vfiod-client.h"
+#include "vfiod-error.h"
+
+int vfiod_bus_open(sd_bus **ret_bus) {
+        sd_bus *bus = NULL;
+        int r;
+
+        r = sd_bus_open_system(&bus);
+        if (r < 0)
+                return r;
+
+        /* Registered per process, but only a program that talks to vfiod needs it. */
+        r = sd_bus_error_add_map(vfiod_error_map);
+        if (r < 0) {
+                sd_bus_unref(bus);
+                return r;
+        }
+
+        *ret_bus = bus;
+        return 0;
+}
+
+bool vfiod_error_is_not_running(const sd_bus_error *e) {
+        /* Not sd_bus_error_has_names(): that needs libsystemd 247, we build with 246. */
+        return sd_bus_error_has_name(e, SD_BUS_ERROR_SERVICE_UNKNOWN) ||
+               sd_bus_error_has_name(e, SD_BUS_ERROR_NAME_HAS_NO_OWNER);
+}
+
+int vfiod_error_describe(const sd_bus_error *e, int r, const char **ret_message) {
+        if (vfiod_error_is_not_running(e)) {
+                *ret_message = "vfiod is not running";
+                return EXIT_FAILED;
+        }
+
+        if (sd_bus_error_is_set(e) && e->message && *e->message)
+                *ret_message = e->message;
+        else if (sd_bus_error_is_set(e))
+                *ret_message = e->name;
+        else
+                *ret_message = strerror(abs(r));
+
+        return vfiod_exit_code(e, r);
+}
+
+int vfiod_get_group_path(sd_bus *bus, uint32_t id, sd_bus_error *error, char **ret_path) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const char *path;
+        char *p;
+        int r;
+
+        r = sd_bus_call_method(bus, VFIOD_SERVICE, VFIOD_PATH, VFIOD_MANAGER_INTERFACE, "GetGroup", error,
+                               &reply, "u", id);
+        if (r < 0)
+                return r;
+
+        r = sd_bus_message_read(reply, "o", &path);
+        if (r < 0)
+                return r;
+
+        p = strdup(path);
+        if (!p)
+                return -ENOMEM;
+        *ret_path = p;
+        return 0;
+}
+
+int vfiod_get_device_path(sd_bus *bus, const char *address, sd_bus_error *error, char **ret_path) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const char *path;
+        char *p;
+        int r;
+
+        r = sd_bus_call_method(bus, VFIOD_SERVICE, VFIOD_PATH, VFIOD_MANAGER_INTERFACE, "GetDevice", error,
+                               &reply, "s", address);
+        if (r < 0)
+                return r;
+
+        r = sd_bus_message_read(reply, "o", &path);
+        if (r < 0)
+                return r;
+
+        p = strdup(path);
+        if (!p)
+                return -ENOMEM;
+        *ret_path = p;
+        return 0;
+}
+
+int vfiod_resolve_target(sd_bus *bus, const Target *target, sd_bus_error *error, uint32_t *ret_group,
+                         char **ret_group_path) {
+        _cleanup_free_ char *device_path = NULL, *group_path = NULL;
+        uint32_t group;
+        int r;
+
+        switch (target->kind) {
+        case TARGET_GROUP:
+                group = target->group;
+                break;
+
+        case TARGET_DEVICE:
+                r = vfiod_get_device_path(bus, target->address, error, &device_path);
+                if (r < 0)
+                        return r;
+                r = sd_bus_get_property_trivial(bus, VFIOD_SERVICE, device_path, VFIOD_DEVICE_INTERFACE,
+                                                "Group", error, 'u', &group);
+                if (r < 0)
+                        return r;
+                break;
+
+        default:
+                return -EINVAL;
+        }
+
+        /* Even for a group id we ask: it is how a group vfiod does not know fails as NoSuchGroup. */
+        r = vfiod_get_group_path(bus, group, error, &group_path);
+        if (r < 0)
+                return r;
+
+        if (ret_group)
+                *ret_group = group;
+        if (ret_group_path)
+                *ret_group_path = TAKE_PTR(group_path);
+        return 0;
+}

@@ -1,0 +1,466 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Owns: turning vfiod's Group and Device objects, as GetManagedObjects returns them, into structs. */
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vfiod-client.h"
+
+/* A property we understand: its name, the only signature we accept for it, and where it goes.
+ * The parser gets the object plus offset; parsers that fill more than one field (an array and its
+ * length) use offset 0 and take the whole object. */
+typedef struct PropertyMap {
+        const char *name;
+        const char *signature;
+        int (*parse)(sd_bus_message *m, void *userdata);
+        size_t offset;
+        bool required;
+} PropertyMap;
+
+/* Returns p (of *allocated elements of size bytes) grown to hold at least need elements, the new
+ * ones zeroed; NULL when out of memory, p then still valid. */
+static void *grow_array(void *p, size_t *allocated, size_t need, size_t size) {
+        size_t n;
+        void *q;
+
+        if (need <= *allocated)
+                return p;
+        n = need < 8 ? 8 : need * 2;
+        q = reallocarray(p, n, size);
+        if (!q)
+                return NULL;
+        memset((char *) q + *allocated * size, 0, (n - *allocated) * size);
+        *allocated = n;
+        return q;
+}
+
+static int parse_string(sd_bus_message *m, void *userdata) {
+        const char *s;
+        int r;
+
+        r = sd_bus_message_read(m, "s", &s);
+        if (r < 0)
+                return r;
+        return free_and_strdup(userdata, s);
+}
+
+/* An object path where "/" means "none", as for Group.Lease. */
+static int parse_optional_path(sd_bus_message *m, void *userdata) {
+        const char *s;
+        int r;
+
+        r = sd_bus_message_read(m, "o", &s);
+        if (r < 0)
+                return r;
+        return free_and_strdup(userdata, streq(s, "/") ? NULL : s);
+}
+
+static int parse_strv(sd_bus_message *m, void *userdata) {
+        char ***p = userdata;
+        char **l = NULL;
+        int r;
+
+        r = sd_bus_message_read_strv(m, &l);
+        if (r < 0)
+                return r;
+        strv_free(*p);
+        *p = l;
+        return 0;
+}
+
+static int parse_bool(sd_bus_message *m, void *userdata) {
+        int b, r;
+
+        r = sd_bus_message_read(m, "b", &b);
+        if (r < 0)
+                return r;
+        *(bool *) userdata = b;
+        return 0;
+}
+
+static int parse_u16(sd_bus_message *m, void *userdata) {
+        return sd_bus_message_read(m, "q", userdata);
+}
+
+static int parse_u32(sd_bus_message *m, void *userdata) {
+        return sd_bus_message_read(m, "u", userdata);
+}
+
+static int parse_i32(sd_bus_message *m, void *userdata) {
+        return sd_bus_message_read(m, "i", userdata);
+}
+
+static void group_free_reserved_regions(VfiodGroup *g) {
+        FOREACH_ARRAY(i, g->reserved_regions, g->n_reserved_regions)
+                free(i->type);
+        g->reserved_regions = mfree(g->reserved_regions);
+        g->n_reserved_regions = 0;
+}
+
+static int parse_reserved_regions(sd_bus_message *m, void *userdata) {
+        VfiodGroup *g = userdata;
+        size_t allocated = 0;
+        uint64_t start, end;
+        const char *type;
+        int r;
+
+        group_free_reserved_regions(g);
+
+        r = sd_bus_message_enter_container(m, 'a', "(tts)");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_read(m, "(tts)", &start, &end, &type)) > 0) {
+                VfiodReservedRegion *regions, *region;
+
+                regions = grow_array(g->reserved_regions, &allocated, g->n_reserved_regions + 1,
+                                     sizeof(VfiodReservedRegion));
+                if (!regions)
+                        return -ENOMEM;
+                g->reserved_regions = regions;
+                region = &regions[g->n_reserved_regions];
+                region->type = strdup(type);
+                if (!region->type)
+                        return -ENOMEM;
+                region->start = start;
+                region->end = end;
+                g->n_reserved_regions++;
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(m);
+}
+
+static void group_free_holders(VfiodGroup *g) {
+        FOREACH_ARRAY(i, g->holders, g->n_holders)
+                free(i->comm);
+        g->holders = mfree(g->holders);
+        g->n_holders = 0;
+}
+
+static int parse_holders(sd_bus_message *m, void *userdata) {
+        VfiodGroup *g = userdata;
+        size_t allocated = 0;
+        const char *comm;
+        uint32_t pid;
+        int r;
+
+        group_free_holders(g);
+
+        r = sd_bus_message_enter_container(m, 'a', "(us)");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_read(m, "(us)", &pid, &comm)) > 0) {
+                VfiodHolder *holders, *h;
+
+                holders = grow_array(g->holders, &allocated, g->n_holders + 1, sizeof(VfiodHolder));
+                if (!holders)
+                        return -ENOMEM;
+                g->holders = holders;
+                h = &holders[g->n_holders];
+                h->comm = strdup(comm);
+                if (!h->comm)
+                        return -ENOMEM;
+                h->pid = pid;
+                g->n_holders++;
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(m);
+}
+
+#define FIELD(type, field) offsetof(type, field)
+
+static const PropertyMap group_properties[] = {
+        { "Id", "u", parse_u32, FIELD(VfiodGroup, id), true },
+        { "State", "s", parse_string, FIELD(VfiodGroup, state), true },
+        { "Devices", "as", parse_strv, FIELD(VfiodGroup, devices), false },
+        { "Viable", "b", parse_bool, FIELD(VfiodGroup, viable), false },
+        { "ReservedRegions", "a(tts)", parse_reserved_regions, 0, false },
+        { "Lease", "o", parse_optional_path, FIELD(VfiodGroup, lease), false },
+        { "Holders", "a(us)", parse_holders, 0, false },
+        { "Persistent", "b", parse_bool, FIELD(VfiodGroup, persistent), false },
+        { "Safety", "s", parse_string, FIELD(VfiodGroup, safety), false },
+        {}
+};
+
+static const PropertyMap device_properties[] = {
+        { "Address", "s", parse_string, FIELD(VfiodDevice, address), true },
+        { "Vendor", "q", parse_u16, FIELD(VfiodDevice, vendor), false },
+        { "Product", "q", parse_u16, FIELD(VfiodDevice, product), false },
+        { "Class", "u", parse_u32, FIELD(VfiodDevice, class), false },
+        { "Driver", "s", parse_string, FIELD(VfiodDevice, driver), false },
+        { "OriginalDriver", "s", parse_string, FIELD(VfiodDevice, original_driver), false },
+        { "Group", "u", parse_u32, FIELD(VfiodDevice, group), true },
+        { "IsBridge", "b", parse_bool, FIELD(VfiodDevice, is_bridge), false },
+        { "NumaNode", "i", parse_i32, FIELD(VfiodDevice, numa_node), false },
+        {}
+};
+
+static const PropertyMap *property_map_find(const PropertyMap *map, const char *name, size_t *ret_index) {
+        for (size_t i = 0; map[i].name; i++)
+                if (streq(map[i].name, name)) {
+                        *ret_index = i;
+                        return &map[i];
+                }
+        return NULL;
+}
+
+/* Reads one a{sv} into object. Properties we do not know are skipped, since later versions of vfiod
+ * add some; a known property with another type, or a required one missing, is a broken reply. */
+static int map_properties(sd_bus_message *m, const PropertyMap *map, void *object) {
+        uint64_t seen = 0;
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'a', "{sv}");
+        if (r < 0)
+                return r;
+
+        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+                const PropertyMap *p;
+                const char *name;
+                size_t index;
+
+                r = sd_bus_message_read(m, "s", &name);
+                if (r < 0)
+                        return r;
+
+                p = property_map_find(map, name, &index);
+                if (!p) {
+                        r = sd_bus_message_skip(m, "v");
+                        if (r < 0)
+                                return r;
+                } else {
+                        r = sd_bus_message_enter_container(m, 'v', p->signature);
+                        if (r == -ENXIO)
+                                return -EBADMSG;
+                        if (r < 0)
+                                return r;
+                        r = p->parse(m, (char *) object + p->offset);
+                        if (r < 0)
+                                return r;
+                        r = sd_bus_message_exit_container(m);
+                        if (r < 0)
+                                return r;
+                        seen |= UINT64_C(1) << index;
+                }
+
+                r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+
+        for (size_t i = 0; map[i].name; i++)
+                if (map[i].required && !(seen & (UINT64_C(1) << i)))
+                        return -EBADMSG;
+
+        return sd_bus_message_exit_container(m);
+}
+
+static void device_done(VfiodDevice *d) {
+        free(d->path);
+        free(d->address);
+        free(d->driver);
+        free(d->original_driver);
+}
+
+static void group_done(VfiodGroup *g) {
+        free(g->path);
+        free(g->state);
+        strv_free(g->devices);
+        group_free_reserved_regions(g);
+        free(g->lease);
+        group_free_holders(g);
+        free(g->safety);
+        free(g->members);
+}
+
+VfiodInventory *vfiod_inventory_free(VfiodInventory *inventory) {
+        if (!inventory)
+                return NULL;
+        FOREACH_ARRAY(g, inventory->groups, inventory->n_groups)
+                group_done(g);
+        free(inventory->groups);
+        FOREACH_ARRAY(d, inventory->devices, inventory->n_devices)
+                device_done(d);
+        free(inventory->devices);
+        return mfree(inventory);
+}
+
+typedef struct Loader {
+        VfiodInventory *inventory;
+        size_t groups_allocated;
+        size_t devices_allocated;
+} Loader;
+
+static int loader_add_group(Loader *l, const char *path, sd_bus_message *m) {
+        VfiodInventory *inv = l->inventory;
+        VfiodGroup *groups, *g;
+
+        groups = grow_array(inv->groups, &l->groups_allocated, inv->n_groups + 1, sizeof(VfiodGroup));
+        if (!groups)
+                return -ENOMEM;
+        inv->groups = groups;
+        /* Counted before it is filled, so that vfiod_inventory_free() cleans up a half-read one. */
+        g = &inv->groups[inv->n_groups++];
+        g->path = strdup(path);
+        if (!g->path)
+                return -ENOMEM;
+        return map_properties(m, group_properties, g);
+}
+
+static int loader_add_device(Loader *l, const char *path, sd_bus_message *m) {
+        VfiodInventory *inv = l->inventory;
+        VfiodDevice *devices, *d;
+
+        devices = grow_array(inv->devices, &l->devices_allocated, inv->n_devices + 1, sizeof(VfiodDevice));
+        if (!devices)
+                return -ENOMEM;
+        inv->devices = devices;
+        d = &inv->devices[inv->n_devices++];
+        d->numa_node = -1;
+        d->path = strdup(path);
+        if (!d->path)
+                return -ENOMEM;
+        return map_properties(m, device_properties, d);
+}
+
+/* One object: a{sa{sv}}, interface to properties. Interfaces other than ours are skipped. */
+static int loader_add_object(Loader *l, const char *path, sd_bus_message *m) {
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'a', "{sa{sv}}");
+        if (r < 0)
+                return r;
+
+        while ((r = sd_bus_message_enter_container(m, 'e', "sa{sv}")) > 0) {
+                const char *interface;
+
+                r = sd_bus_message_read(m, "s", &interface);
+                if (r < 0)
+                        return r;
+
+                if (streq(interface, VFIOD_GROUP_INTERFACE))
+                        r = loader_add_group(l, path, m);
+                else if (streq(interface, VFIOD_DEVICE_INTERFACE))
+                        r = loader_add_device(l, path, m);
+                else
+                        r = sd_bus_message_skip(m, "a{sv}");
+                if (r < 0)
+                        return r;
+
+                r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+
+        return sd_bus_message_exit_container(m);
+}
+
+static int loader_read_reply(Loader *l, sd_bus_message *reply) {
+        int r;
+
+        r = sd_bus_message_enter_container(reply, 'a', "{oa{sa{sv}}}");
+        if (r < 0)
+                return r;
+
+        while ((r = sd_bus_message_enter_container(reply, 'e', "oa{sa{sv}}")) > 0) {
+                const char *path;
+
+                r = sd_bus_message_read(reply, "o", &path);
+                if (r < 0)
+                        return r;
+                r = loader_add_object(l, path, reply);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_exit_container(reply);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+
+        return sd_bus_message_exit_container(reply);
+}
+
+static int group_compare(const void *a, const void *b) {
+        const VfiodGroup *x = a, *y = b;
+
+        return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* Canonical addresses differ in length only by their domain (4 to 8 digits), so the shorter one
+ * sorts first and equal lengths sort as strings. */
+static int device_compare(const void *a, const void *b) {
+        const VfiodDevice *x = a, *y = b;
+        size_t lx = strlen(x->address), ly = strlen(y->address);
+
+        if (lx != ly)
+                return lx < ly ? -1 : 1;
+        return strcmp(x->address, y->address);
+}
+
+/* Gives every group the devices that say they belong to it. Devices are sorted already. */
+static int inventory_link_members(VfiodInventory *inv) {
+        FOREACH_ARRAY(g, inv->groups, inv->n_groups) {
+                size_t n = 0;
+
+                FOREACH_ARRAY(d, inv->devices, inv->n_devices)
+                        if (d->group == g->id)
+                                n++;
+                if (n == 0)
+                        continue;
+
+                g->members = calloc(n, sizeof(VfiodDevice *));
+                if (!g->members)
+                        return -ENOMEM;
+                FOREACH_ARRAY(d, inv->devices, inv->n_devices)
+                        if (d->group == g->id)
+                                g->members[g->n_members++] = d;
+        }
+        return 0;
+}
+
+int vfiod_inventory_load(sd_bus *bus, sd_bus_error *error, VfiodInventory **ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_inventory_free_ VfiodInventory *inventory = NULL;
+        Loader l;
+        int r;
+
+        r = sd_bus_call_method(bus, VFIOD_SERVICE, VFIOD_PATH, "org.freedesktop.DBus.ObjectManager",
+                               "GetManagedObjects", error, &reply, NULL);
+        if (r < 0)
+                return r;
+
+        inventory = calloc(1, sizeof(VfiodInventory));
+        if (!inventory)
+                return -ENOMEM;
+
+        l = (Loader) { .inventory = inventory };
+        r = loader_read_reply(&l, reply);
+        if (r < 0)
+                return r;
+
+        if (inventory->n_groups > 0)
+                qsort(inventory->groups, inventory->n_groups, sizeof(VfiodGroup), group_compare);
+        if (inventory->n_devices > 0)
+                qsort(inventory->devices, inventory->n_devices, sizeof(VfiodDevice), device_compare);
+
+        r = inventory_link_members(inventory);
+        if (r < 0)
+                return r;
+
+        *ret = TAKE_PTR(inventory);
+        return 0;
+}
+
+const VfiodGroup *vfiod_inventory_find_group(const VfiodInventory *inventory, uint32_t id) {
+        FOREACH_ARRAY(g, inventory->groups, inventory->n_groups)
+                if (g->id == id)
+                        return g;
+        return NULL;
+}

@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Owns: vfioctl's command line: options, the verb table, failures as one line and an exit code. */
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "log.h"
+#include "output.h"
+#include "vfiod-client.h"
+#include "vfiod-error.h"
+
+/* The contract fixes the prefix of every error line, whatever argv[0] says. */
+#define PROGRAM "vfioctl"
+
+static bool arg_json = false;
+
+/* A verb gets its own name in argv[0] and returns the process exit status (EXIT_*), having said
+ * on stderr, in one line, why it failed. */
+typedef struct Verb {
+        const char *name;
+        unsigned min_args; /* after the verb itself */
+        unsigned max_args;
+        const char *synopsis; /* what follows the verb, for the usage error */
+        int (*run)(int argc, char *argv[]);
+} Verb;
+
+/* Logs the one line a failed vfiod call gets and returns its exit code. Without a bus error the
+ * failure was ours (connection lost, unexpected reply), so what we were doing is said too. */
+static int log_call_failed(const sd_bus_error *error, int r, const char *what) {
+        const char *message;
+        int code;
+
+        code = vfiod_error_describe(error, r, &message);
+        if (sd_bus_error_is_set(error))
+                log_error(PROGRAM ": %s", message);
+        else if (r == -EBADMSG)
+                log_error(PROGRAM ": %s: unexpected reply from vfiod", what);
+        else
+                log_error_errno(r, PROGRAM ": %s: %m", what);
+        return code;
+}
+
+static int log_output_failed(int r) {
+        log_error_errno(r, PROGRAM ": cannot write output: %m");
+        return EXIT_FAILED;
+}
+
+static int bus_open(sd_bus **ret_bus) {
+        int r;
+
+        r = vfiod_bus_open(ret_bus);
+        if (r < 0)
+                return log_error_errno(r, PROGRAM ": cannot connect to the system bus: %m");
+        return 0;
+}
+
+static int verb_list(int argc, char *argv[]) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_inventory_free_ VfiodInventory *inventory = NULL;
+        int r;
+
+        if (bus_open(&bus) < 0)
+                return EXIT_FAILED;
+
+        r = vfiod_inventory_load(bus, &error, &inventory);
+        if (r < 0)
+                return log_call_failed(&error, r, "cannot list groups");
+
+        r = arg_json ? output_list_json(inventory) : output_list_text(inventory);
+        if (r < 0)
+                return log_output_failed(r);
+        return EXIT_OK;
+}
+
+static int verb_show(int argc, char *argv[]) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_inventory_free_ VfiodInventory *inventory = NULL;
+        const VfiodGroup *group;
+        uint32_t id;
+        Target target;
+        int r;
+
+        /* Checked before connecting: a typo is the user's to fix, not the daemon's to judge. */
+        r = target_parse(argv[1], &target);
+        if (r < 0) {
+                log_error(PROGRAM ": invalid target '%s': expected a group id or a device address",
+                          argv[1]);
+                return EXIT_USAGE;
+        }
+
+        if (bus_open(&bus) < 0)
+                return EXIT_FAILED;
+
+        r = vfiod_resolve_target(bus, &target, &error, &id, NULL);
+        if (r < 0)
+                return log_call_failed(&error, r, "cannot look up target");
+
+        /* One snapshot for the group and all its devices, rather than a call per device. */
+        r = vfiod_inventory_load(bus, &error, &inventory);
+        if (r < 0)
+                return log_call_failed(&error, r, "cannot read group");
+
+        group = vfiod_inventory_find_group(inventory, id);
+        if (!group) {
+                /* It went away between the two calls, e.g. the device was unplugged. */
+                log_error(PROGRAM ": no such group %" PRIu32, id);
+                return EXIT_NOT_FOUND;
+        }
+
+        r = arg_json ? output_show_json(group) : output_show_text(group);
+        if (r < 0)
+                return log_output_failed(r);
+        return EXIT_OK;
+}
+
+/* Verbs of later versions (assign, unassign, acquire, holders, monitor) are added here. */
+static const Verb verbs[] = {
+        { "list", 0, 0, "", verb_list },
+        { "show", 1, 1, " TARGET", verb_show },
+};
+
+static void help(void) {
+        printf("%s [OPTIONS...] COMMAND ...\n"
+               "\n"
+               "Query vfiod, the VFIO device assignment daemon.\n"
+               "\n"
+               "Commands:\n"
+               "  list                List IOMMU groups and their devices (default)\n"
+               "  show TARGET         Show one group: TARGET is a group id or a device\n"
+               "                      address (DDDD:BB:DD.F or BB:DD.F)\n"
+               "\n"
+               "Options:\n"
+               "  -h --help           Show this help\n"
+               "     --version        Show package version\n"
+               "     --json           Print one JSON document instead of text\n"
+               "\n"
+               "See the vfioctl(1) man page for details.\n",
+               PROGRAM);
+}
+
+enum {
+        ARG_VERSION = 0x100,
+        ARG_JSON,
+};
+
+/* Returns 1 to go on with a verb, 0 when done (help, version), or -EINVAL after a usage error. */
+static int parse_argv(int argc, char *argv[]) {
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, ARG_VERSION },
+                { "json", no_argument, NULL, ARG_JSON },
+                {},
+        };
+        int c;
+
+        /* Options may follow the verb (`vfioctl show 6 --json`), as in systemctl; getopt's own
+         * messages are off so that a usage error is our one line with our prefix. */
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        help();
+                        return 0;
+                case ARG_VERSION:
+                        puts(PROGRAM " " VFIOD_VERSION);
+                        return 0;
+                case ARG_JSON:
+                        arg_json = true;
+                        break;
+                case ':':
+                        log_error(PROGRAM ": option '%s' needs an argument", argv[optind - 1]);
+                        return -EINVAL;
+                default:
+                        if (optopt > 0 && optopt < 0x100)
+                                log_error(PROGRAM ": unknown option '-%c'", optopt);
+                        else
+                                log_error(PROGRAM ": unknown option '%s'", argv[optind - 1]);
+                        return -EINVAL;
+                }
+
+        return 1;
+}
+
+static int dispatch_verb(int argc, char *argv[]) {
+        /* Like loginctl and machinectl: no verb lists. */
+        static char *const default_argv[] = { (char *) "list", NULL };
+        unsigned n_args;
+
+        if (argc <= 0) {
+                argc = 1;
+                argv = (char **) default_argv;
+        }
+        n_args = (unsigned) argc - 1;
+
+        FOREACH_ARRAY(v, verbs, ELEMENTSOF(verbs)) {
+                if (!streq(v->name, argv[0]))
+                        continue;
+
+                if (n_args < v->min_args || n_args > v->max_args) {
+                        log_error(PROGRAM ": %s: %s; usage: " PROGRAM " %s%s", v->name,
+                                  n_args < v->min_args ? "missing argument" : "too many arguments", v->name,
+                                  v->synopsis);
+                        return EXIT_USAGE;
+                }
+                return v->run(argc, argv);
+        }
+
+        log_error(PROGRAM ": unknown command '%s'", argv[0]);
+        return EXIT_USAGE;
+}
+
+int main(int argc, char *argv[]) {
+        int r;
+
+        r = parse_argv(argc, argv);
+        if (r <= 0)
+                return r < 0 ? EXIT_USAGE : EXIT_OK;
+
+        r = dispatch_verb(argc - optind, argv + optind);
+
+        /* What is still buffered can fail too (full disk, closed pipe), and must not pass as success. */
+        if (fflush(stdout) != 0 && r == EXIT_OK) {
+                log_error_errno(errno, PROGRAM ": cannot write output: %m");
+                return EXIT_FAILED;
+        }
+        return r;
+}

@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The client library: talking to vfiod on the system bus and reading its objects into plain structs.
+ * Nothing here logs: functions return -errno and, for failed calls, fill the caller's sd_bus_error,
+ * so that a program decides itself how to tell its user. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <systemd/sd-bus.h>
+
+#include "address.h"
+#include "macro.h"
+
+#define VFIOD_SERVICE "org.vfiod1"
+#define VFIOD_PATH "/org/vfiod1"
+#define VFIOD_GROUP_PATH_PREFIX "/org/vfiod1/group"
+#define VFIOD_DEVICE_PATH_PREFIX "/org/vfiod1/device"
+#define VFIOD_MANAGER_INTERFACE "org.vfiod1.Manager"
+#define VFIOD_GROUP_INTERFACE "org.vfiod1.Group"
+#define VFIOD_DEVICE_INTERFACE "org.vfiod1.Device"
+
+/* ---- connection and errors (client-bus.c) ---- */
+
+/* Opens the system bus (DBUS_SYSTEM_BUS_ADDRESS is honoured) and teaches it vfiod's error names,
+ * so that sd_bus_error_get_errno() gives the errno the daemon meant. */
+int vfiod_bus_open(sd_bus **ret_bus);
+
+/* True when a call failed because nobody owns org.vfiod1, as opposed to vfiod refusing it. */
+bool vfiod_error_is_not_running(const sd_bus_error *e);
+
+/* What to tell a user about a failed call: vfiod's own message when it sent one, "vfiod is not
+ * running" when it is absent, else the errno text. Returns the contract's exit code for it. The
+ * message points into e or to static text, valid as long as e is. */
+int vfiod_error_describe(const sd_bus_error *e, int r, const char **ret_message);
+
+/* Manager.GetGroup(u) and Manager.GetDevice(s): the object path for a group id or an address. */
+int vfiod_get_group_path(sd_bus *bus, uint32_t id, sd_bus_error *error, char **ret_path);
+int vfiod_get_device_path(sd_bus *bus, const char *address, sd_bus_error *error, char **ret_path);
+
+/* The group a target names: a group id as is, a device through its Group property. Either way
+ * vfiod is asked, so that a group or device it does not know fails with its NoSuch* error. */
+int vfiod_resolve_target(sd_bus *bus, const Target *target, sd_bus_error *error, uint32_t *ret_group,
+                         char **ret_group_path);
+
+/* ---- objects (client-objects.c) ---- */
+
+typedef struct VfiodReservedRegion {
+        uint64_t start;
+        uint64_t end;
+        char *type;
+} VfiodReservedRegion;
+
+typedef struct VfiodHolder {
+        uint32_t pid;
+        char *comm;
+} VfiodHolder;
+
+typedef struct VfiodDevice {
+        char *path;
+        char *address;
+        uint16_t vendor;
+        uint16_t product;
+        uint32_t class;
+        char *driver;          /* "" when unbound */
+        char *original_driver; /* "" when none recorded */
+        uint32_t group;
+        bool is_bridge;
+        int32_t numa_node;
+} VfiodDevice;
+
+typedef struct VfiodGroup {
+        char *path;
+        uint32_t id;
+        char *state;
+        char **devices; /* the Devices property: addresses, NULL-terminated */
+        bool viable;
+        VfiodReservedRegion *reserved_regions;
+        size_t n_reserved_regions;
+        char *lease; /* NULL when the group has none (the property says "/") */
+        VfiodHolder *holders;
+        size_t n_holders;
+        bool persistent;
+        char *safety; /* "" when safe to assign */
+
+        /* The device objects whose Group is this one, sorted by address. They point into the
+         * owning VfiodInventory, which outlives them. */
+        VfiodDevice **members;
+        size_t n_members;
+} VfiodGroup;
+
+/* Everything vfiod exports, from one GetManagedObjects call: one consistent snapshot. */
+typedef struct VfiodInventory {
+        VfiodGroup *groups; /* sorted by id */
+        size_t n_groups;
+        VfiodDevice *devices; /* sorted by address */
+        size_t n_devices;
+} VfiodInventory;
+
+int vfiod_inventory_load(sd_bus *bus, sd_bus_error *error, VfiodInventory **ret);
+VfiodInventory *vfiod_inventory_free(VfiodInventory *inventory);
+DEFINE_TRIVIAL_CLEANUP_FUNC(VfiodInventory *, vfiod_inventory_free);
+#define _cleanup_inventory_free_ _cleanup_(vfiod_inventory_freep)
+
+const VfiodGroup *vfiod_inventory_find_group(const VfiodInventory *inventory, uint32_t id);
