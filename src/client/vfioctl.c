@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "log.h"
 #include "output.h"
@@ -15,6 +16,11 @@
 #define PROGRAM "vfioctl"
 
 static bool arg_json = false;
+static bool arg_persist = false;
+static bool arg_force = false;
+static bool arg_dry_run = false;
+static const char *arg_mode = NULL;
+static uint64_t arg_timeout_usec = 0;
 
 /* A verb gets its own name in argv[0] and returns the process exit status (EXIT_*), having said
  * on stderr, in one line, why it failed. */
@@ -117,10 +123,82 @@ static int verb_show(int argc, char *argv[]) {
         return EXIT_OK;
 }
 
-/* Verbs of later versions (assign, unassign, acquire, holders, monitor) are added here. */
+/* Targets are checked before connecting, for the same reason as in show. */
+static int check_target(const char *text) {
+        Target target;
+
+        if (target_parse(text, &target) < 0) {
+                log_error(PROGRAM ": invalid target '%s': expected a group id or a device address", text);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+/* The dry run: each endpoint's move and the verdict; the exit code is the refusal's, if any. */
+static int show_plan(sd_bus *bus, const char *target) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(vfiod_plan_freep) VfiodPlan *plan = NULL;
+        int r;
+
+        r = vfiod_plan_assign(bus, target, arg_force, &error, &plan);
+        if (r < 0)
+                return log_call_failed(&error, r, "cannot plan the assignment");
+
+        printf("%s\n", plan->group_path);
+        for (size_t i = 0; i < plan->n_moves; i++)
+                printf("  %s  %s -> %s\n", plan->moves[i].address,
+                       plan->moves[i].from[0] ? plan->moves[i].from : "(none)", plan->moves[i].to);
+        if (plan->error_name[0] == '\0') {
+                printf("verdict: would assign\n");
+                return EXIT_OK;
+        }
+        printf("verdict: refused: %s\n", plan->message);
+        sd_bus_error_set(&error, plan->error_name, plan->message);
+        return vfiod_exit_code(&error, -EIO);
+}
+
+static int verb_assign(int argc, char *argv[]) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        VfiodAssignOptions o = { .persist = arg_persist, .force = arg_force, .dry_run = arg_dry_run };
+        int r;
+
+        if (check_target(argv[1]) < 0)
+                return EXIT_USAGE;
+        if (bus_open(&bus) < 0)
+                return EXIT_FAILED;
+        if (arg_dry_run)
+                return show_plan(bus, argv[1]);
+
+        r = vfiod_assign(bus, argv[1], &o, &error, NULL);
+        if (r < 0)
+                return log_call_failed(&error, r, "cannot assign");
+        return EXIT_OK;
+}
+
+static int verb_unassign(int argc, char *argv[]) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        VfiodUnassignOptions o = { .mode = arg_mode, .timeout_usec = arg_timeout_usec, .persist = arg_persist };
+        int r;
+
+        if (check_target(argv[1]) < 0)
+                return EXIT_USAGE;
+        if (bus_open(&bus) < 0)
+                return EXIT_FAILED;
+
+        r = vfiod_unassign(bus, argv[1], &o, &error);
+        if (r < 0)
+                return log_call_failed(&error, r, "cannot unassign");
+        return EXIT_OK;
+}
+
+/* Verbs of later versions (acquire, holders, monitor) are added here. */
 static const Verb verbs[] = {
         { "list", 0, 0, "", verb_list },
         { "show", 1, 1, " TARGET", verb_show },
+        { "assign", 1, 1, " TARGET [--persist] [--force] [--dry-run]", verb_assign },
+        { "unassign", 1, 1, " TARGET [--mode fail|soft|hard|kill] [--timeout SEC] [--persist]", verb_unassign },
 };
 
 static void help(void) {
@@ -132,11 +210,18 @@ static void help(void) {
                "  list                List IOMMU groups and their devices (default)\n"
                "  show TARGET         Show one group: TARGET is a group id or a device\n"
                "                      address (DDDD:BB:DD.F or BB:DD.F)\n"
+               "  assign TARGET       Move the target's whole group to vfio\n"
+               "  unassign TARGET     Give the group back to its host drivers\n"
                "\n"
                "Options:\n"
                "  -h --help           Show this help\n"
                "     --version        Show package version\n"
                "     --json           Print one JSON document instead of text\n"
+               "     --persist        assign/unassign: also at the next start (or no more)\n"
+               "     --force          assign: override the safety refusals\n"
+               "     --dry-run        assign: show the plan and the verdict, change nothing\n"
+               "     --mode MODE      unassign: fail, soft, hard or kill\n"
+               "     --timeout SEC    unassign: how long soft and hard wait for the holder\n"
                "\n"
                "See the vfioctl(1) man page for details.\n",
                PROGRAM);
@@ -145,7 +230,39 @@ static void help(void) {
 enum {
         ARG_VERSION = 0x100,
         ARG_JSON,
+        ARG_PERSIST,
+        ARG_FORCE,
+        ARG_DRY_RUN,
+        ARG_MODE,
+        ARG_TIMEOUT,
 };
+
+static int parse_mode(const char *s) {
+        static const char *const modes[] = { "fail", "soft", "hard", "kill" };
+
+        FOREACH_ARRAY(m, modes, ELEMENTSOF(modes))
+                if (streq(*m, s)) {
+                        arg_mode = *m;
+                        return 0;
+                }
+        log_error(PROGRAM ": invalid --mode '%s': expected fail, soft, hard or kill", s);
+        return -EINVAL;
+}
+
+/* Seconds, fractions allowed, more than zero and at most a day. */
+static int parse_timeout(const char *s) {
+        char *end;
+        double v;
+
+        errno = 0;
+        v = strtod(s, &end);
+        if (errno != 0 || end == s || *end != '\0' || !(v > 0) || v > 86400) {
+                log_error(PROGRAM ": invalid --timeout '%s': expected seconds, more than 0 and at most 86400", s);
+                return -EINVAL;
+        }
+        arg_timeout_usec = (uint64_t) (v * 1e6);
+        return 0;
+}
 
 /* Returns 1 to go on with a verb, 0 when done (help, version), or -EINVAL after a usage error. */
 static int parse_argv(int argc, char *argv[]) {
@@ -153,6 +270,11 @@ static int parse_argv(int argc, char *argv[]) {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 { "json", no_argument, NULL, ARG_JSON },
+                { "persist", no_argument, NULL, ARG_PERSIST },
+                { "force", no_argument, NULL, ARG_FORCE },
+                { "dry-run", no_argument, NULL, ARG_DRY_RUN },
+                { "mode", required_argument, NULL, ARG_MODE },
+                { "timeout", required_argument, NULL, ARG_TIMEOUT },
                 {},
         };
         int c;
@@ -170,6 +292,23 @@ static int parse_argv(int argc, char *argv[]) {
                         return 0;
                 case ARG_JSON:
                         arg_json = true;
+                        break;
+                case ARG_PERSIST:
+                        arg_persist = true;
+                        break;
+                case ARG_FORCE:
+                        arg_force = true;
+                        break;
+                case ARG_DRY_RUN:
+                        arg_dry_run = true;
+                        break;
+                case ARG_MODE:
+                        if (parse_mode(optarg) < 0)
+                                return -EINVAL;
+                        break;
+                case ARG_TIMEOUT:
+                        if (parse_timeout(optarg) < 0)
+                                return -EINVAL;
                         break;
                 case ':':
                         log_error(PROGRAM ": option '%s' needs an argument", argv[optind - 1]);

@@ -104,3 +104,42 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(VfiodInventory *, vfiod_inventory_free);
 #define _cleanup_inventory_free_ _cleanup_(vfiod_inventory_freep)
 
 const VfiodGroup *vfiod_inventory_find_group(const VfiodInventory *inventory, uint32_t id);
+
+/* ---- assignment (client-assign.c) ---- */
+
+/* Moving a group blocks in the kernel at worst until vfiod's own deadline; wait longer than that. */
+#define VFIOD_MOVE_CALL_TIMEOUT_USEC (5 * 60 * 1000000ULL)
+
+typedef struct VfiodAssignOptions {
+        bool persist;
+        bool force;
+        bool dry_run;
+} VfiodAssignOptions;
+
+typedef struct VfiodUnassignOptions {
+        const char *mode;      /* NULL: the daemon's default */
+        uint64_t timeout_usec; /* 0: the daemon's default */
+        bool persist;
+} VfiodUnassignOptions;
+
+typedef struct VfiodMove {
+        char *address;
+        char *from; /* "" for no driver */
+        char *to;
+} VfiodMove;
+
+/* Manager.PlanAssign: what Assign would do and whether it may. */
+typedef struct VfiodPlan {
+        char *group_path;
+        VfiodMove *moves;
+        size_t n_moves;
+        char *error_name; /* "" when the assignment would go ahead */
+        char *message;
+} VfiodPlan;
+
+int vfiod_assign(sd_bus *bus, const char *target, const VfiodAssignOptions *o, sd_bus_error *error,
+                 char **ret_group_path);
+int vfiod_unassign(sd_bus *bus, const char *target, const VfiodUnassignOptions *o, sd_bus_error *error);
+int vfiod_plan_assign(sd_bus *bus, const char *target, bool force, sd_bus_error *error, VfiodPlan **ret);
+VfiodPlan *vfiod_plan_free(VfiodPlan *plan);
+DEFINE_TRIVIAL_CLEANUP_FUNC(VfiodPlan *, vfiod_plan_free);

@@ -3,6 +3,7 @@
 
 #include <inttypes.h>
 
+#include "assign.h"
 #include "log.h"
 #include "manager-dbus.h"
 
@@ -90,8 +91,12 @@ static int property_get_reserved_regions(sd_bus *bus, const char *path, const ch
         return sd_bus_message_close_container(reply);
 }
 
-/* Leases, holders, persistence and the safety verdict come with the issues that own them; until
- * then the daemon truthfully has none of each. */
+/* Getters get the group; the manager is the userdata of the vtable's slot. */
+static Manager *current_manager(sd_bus *bus) {
+        return sd_bus_slot_get_userdata(sd_bus_get_current_slot(bus));
+}
+
+/* Leases and holders come with the fd broker; until then the daemon truthfully has none. */
 static int property_get_lease(sd_bus *bus, const char *path, const char *interface, const char *property,
                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         return sd_bus_message_append(reply, "o", "/");
@@ -104,12 +109,24 @@ static int property_get_holders(sd_bus *bus, const char *path, const char *inter
 
 static int property_get_persistent(sd_bus *bus, const char *path, const char *interface, const char *property,
                                    sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        return sd_bus_message_append(reply, "b", false);
+        Manager *m = current_manager(bus);
+        Group *g = userdata;
+        bool persistent = false;
+
+        FOREACH_ARRAY(d, g->devices, g->n_devices)
+                persistent = persistent || persist_set_contains(&m->persist, (*d)->address);
+        return sd_bus_message_append(reply, "b", persistent);
 }
 
 static int property_get_safety(sd_bus *bus, const char *path, const char *interface, const char *property,
                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        return sd_bus_message_append(reply, "s", "");
+        _cleanup_free_ char *verdict = NULL;
+        int r;
+
+        r = assign_safety_verdict(current_manager(bus), userdata, &verdict);
+        if (r < 0)
+                return r;
+        return sd_bus_message_append(reply, "s", strempty(verdict));
 }
 
 static const sd_bus_vtable group_vtable[] = {
@@ -124,6 +141,7 @@ static const sd_bus_vtable group_vtable[] = {
         SD_BUS_PROPERTY("Holders", "a(us)", property_get_holders, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Persistent", "b", property_get_persistent, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Safety", "s", property_get_safety, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_SIGNAL_WITH_ARGS("HotplugBlocked", SD_BUS_ARGS("s", address, "s", host_driver), 0),
         SD_BUS_VTABLE_END,
 };
 
@@ -146,4 +164,18 @@ void group_bus_emit_changed(Manager *m, Group *g) {
                 r = sd_bus_emit_properties_changed_strv(m->bus, path, "org.vfiod1.Group", NULL);
         if (r < 0)
                 log_debug_errno(r, "Cannot announce changes of group %" PRIu32 ": %m", g->id);
+}
+
+void manager_bus_emit_hotplug_blocked(Manager *m, Group *g, Device *d) {
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        if (!m->bus)
+                return;
+        r = group_bus_path(g, &path);
+        if (r >= 0)
+                r = sd_bus_emit_signal(m->bus, path, "org.vfiod1.Group", "HotplugBlocked", "ss", d->address,
+                                       strempty(d->driver));
+        if (r < 0)
+                log_debug_errno(r, "Cannot announce the hotplug block of %s: %m", d->address);
 }

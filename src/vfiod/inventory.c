@@ -121,6 +121,17 @@ static void ptr_array_remove(void **array, size_t *n, size_t at) {
         (*n)--;
 }
 
+void inventory_set_group_state(Inventory *inv, Group *g, GroupState state) {
+        if (g->state == state)
+                return;
+        g->state = state;
+        notify(inv, INVENTORY_GROUP_CHANGED, g, NULL);
+}
+
+void inventory_device_changed(Inventory *inv, Device *d) {
+        notify(inv, INVENTORY_DEVICE_CHANGED, d->group, d);
+}
+
 Group *inventory_get_group(Inventory *inv, uint32_t id) {
         size_t i = group_lower_bound(inv->groups, inv->n_groups, id);
         return i < inv->n_groups && inv->groups[i]->id == id ? inv->groups[i] : NULL;
@@ -179,9 +190,11 @@ static void group_remove(Inventory *inv, Group *g) {
         group_free(g);
 }
 
-/* The state follows the drivers only while the daemon is not itself moving or lending the group. */
+/* A host group whose endpoints all sit on vfio drivers (bound by hand, or by a daemon before us)
+ * is adopted as "vfio". Once claimed, a group stays claimed until the daemon gives it back: a
+ * device leaving vfio-pci is then the daemon's to fix, not a reason to drop the claim. */
 static void group_update_state(Group *g) {
-        if (g->state == GROUP_HOST || g->state == GROUP_VFIO)
+        if (g->state == GROUP_HOST)
                 g->state = group_derive_state(g);
 }
 

@@ -38,9 +38,12 @@ struct Device {
         Group *group;
 };
 
+typedef struct Transition Transition;
+
 struct Group {
         uint32_t id;
         GroupState state;
+        Transition *transition; /* the move under way, if any (owned by assign.c) */
         Device **devices; /* sorted by address */
         size_t n_devices;
         ReservedRegion *regions;
@@ -80,6 +83,11 @@ int inventory_load(Inventory *inv);
  * (after removing it from the inventory) when the device is gone. */
 int inventory_refresh_device(Inventory *inv, const char *address);
 void inventory_remove_device(Inventory *inv, const char *address);
+
+/* Sets a state the daemon decided (assignment, leases) and announces it. */
+void inventory_set_group_state(Inventory *inv, Group *g, GroupState state);
+/* Announces a change the caller made to a device's fields. */
+void inventory_device_changed(Inventory *inv, Device *d);
 
 Group *inventory_get_group(Inventory *inv, uint32_t id);
 Device *inventory_get_device(Inventory *inv, const char *address);

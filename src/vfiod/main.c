@@ -2,6 +2,7 @@
 /* vfiod: the VFIO device-assignment daemon. Parses the command line and runs the manager. */
 
 #include <getopt.h>
+#include <sys/utsname.h>
 
 #include "log.h"
 #include "manager.h"
@@ -13,7 +14,12 @@ static void help(void) {
                "     --version           Show the version\n"
                "     --log-level=LEVEL   err, warning, notice, info or debug (default: info)\n"
                "     --sysfs-root=DIR    Read sysfs from DIR instead of /sys (tests)\n"
-               "     --dev-root=DIR      Use device nodes under DIR instead of /dev (tests)\n");
+               "     --dev-root=DIR      Use device nodes under DIR instead of /dev (tests)\n"
+               "     --proc-root=DIR     Read procfs from DIR instead of /proc (tests)\n"
+               "     --runtime-dir=DIR   Keep the intent log in DIR (default: /run/vfiod)\n"
+               "     --state-dir=DIR     Keep persistent assignments in DIR (default: /var/lib/vfiod)\n"
+               "     --write-timeout=SEC How long a kernel write may block before the group is\n"
+               "                         declared wedged (default: 10)\n");
 }
 
 static int parse_log_level(const char *s) {
@@ -32,15 +38,29 @@ static int parse_log_level(const char *s) {
 
 /* Returns 1 to go on, 0 to exit successfully (help), < 0 on a usage error. */
 static int parse_argv(int argc, char *argv[], ManagerOptions *o) {
-        enum { ARG_VERSION = 0x100, ARG_LOG_LEVEL, ARG_SYSFS_ROOT, ARG_DEV_ROOT };
+        enum {
+                ARG_VERSION = 0x100,
+                ARG_LOG_LEVEL,
+                ARG_SYSFS_ROOT,
+                ARG_DEV_ROOT,
+                ARG_PROC_ROOT,
+                ARG_RUNTIME_DIR,
+                ARG_STATE_DIR,
+                ARG_WRITE_TIMEOUT,
+        };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
                 { "sysfs-root", required_argument, NULL, ARG_SYSFS_ROOT },
                 { "dev-root", required_argument, NULL, ARG_DEV_ROOT },
+                { "proc-root", required_argument, NULL, ARG_PROC_ROOT },
+                { "runtime-dir", required_argument, NULL, ARG_RUNTIME_DIR },
+                { "state-dir", required_argument, NULL, ARG_STATE_DIR },
+                { "write-timeout", required_argument, NULL, ARG_WRITE_TIMEOUT },
                 {},
         };
+        uint32_t seconds;
         int c, level;
 
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
@@ -63,6 +83,21 @@ static int parse_argv(int argc, char *argv[], ManagerOptions *o) {
                 case ARG_DEV_ROOT:
                         o->dev_root = optarg;
                         break;
+                case ARG_PROC_ROOT:
+                        o->proc_root = optarg;
+                        break;
+                case ARG_RUNTIME_DIR:
+                        o->runtime_dir = optarg;
+                        break;
+                case ARG_STATE_DIR:
+                        o->state_dir = optarg;
+                        break;
+                case ARG_WRITE_TIMEOUT:
+                        if (group_id_parse(optarg, &seconds) < 0 || seconds == 0 || seconds > 3600)
+                                return log_error_errno(-EINVAL, "Invalid --write-timeout '%s': 1 to 3600 seconds.",
+                                                       optarg);
+                        o->write_timeout_usec = (uint64_t) seconds * 1000000;
+                        break;
                 default:
                         return -EINVAL;
                 }
@@ -76,9 +111,22 @@ static int parse_argv(int argc, char *argv[], ManagerOptions *o) {
 }
 
 int main(int argc, char *argv[]) {
-        ManagerOptions options = { .sysfs_root = "/sys", .dev_root = "/dev" };
+        ManagerOptions options = {
+                .sysfs_root = "/sys",
+                .dev_root = "/dev",
+                .proc_root = "/proc",
+                .runtime_dir = "/run/vfiod",
+                .state_dir = "/var/lib/vfiod",
+                .write_timeout_usec = 10 * 1000000ULL,
+        };
+        _cleanup_free_ char *modules_dir = NULL;
+        struct utsname uts;
         Manager *m = NULL;
         int r;
+
+        if (uname(&uts) < 0 || asprintf(&modules_dir, "/lib/modules/%s", uts.release) < 0)
+                return 1;
+        options.modules_dir = modules_dir;
 
         r = parse_argv(argc, argv, &options);
         if (r <= 0)

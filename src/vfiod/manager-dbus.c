@@ -3,9 +3,296 @@
 
 #include <inttypes.h>
 
+#include "assign.h"
 #include "log.h"
 #include "manager-dbus.h"
 #include "vfiod-error.h"
+
+/* One accepted option of an a{sv} dictionary. */
+typedef struct OptionSpec {
+        const char *name;
+        char type; /* 'b', 's' or 't' */
+        void *dest;
+} OptionSpec;
+
+static int read_option_value(sd_bus_message *message, const OptionSpec *o) {
+        const char sig[2] = { o->type, 0 };
+        int r, b;
+
+        r = sd_bus_message_enter_container(message, 'v', sig);
+        if (r <= 0)
+                return r < 0 ? r : -ENXIO;
+        if (o->type == 'b') {
+                r = sd_bus_message_read(message, "b", &b);
+                if (r >= 0)
+                        *(bool *) o->dest = b;
+        } else
+                r = sd_bus_message_read_basic(message, o->type, o->dest);
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(message);
+}
+
+/* Reads an a{sv} of options: unknown names and wrong types are InvalidOption; nothing is
+ * changed by a request that fails here. */
+static int parse_options(sd_bus_message *message, const OptionSpec *specs, size_t n, sd_bus_error *error) {
+        const char *name;
+        int r;
+
+        r = sd_bus_message_enter_container(message, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(message, 'e', "sv")) > 0) {
+                const OptionSpec *o = NULL;
+
+                r = sd_bus_message_read(message, "s", &name);
+                if (r < 0)
+                        return r;
+                for (size_t i = 0; i < n && !o; i++)
+                        if (streq(specs[i].name, name))
+                                o = &specs[i];
+                if (!o)
+                        return vfiod_error_set(error, -EBADRQC, "Unknown option '%s'.", name);
+                r = read_option_value(message, o);
+                if (r == -ENXIO)
+                        return vfiod_error_set(error, -EBADRQC, "Option '%s' takes type '%c'.", name, o->type);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_exit_container(message);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(message);
+}
+
+/* Changing assignments is for root until the policy engine lands (rules, polkit). */
+static int check_admin(sd_bus_message *message, sd_bus_error *error) {
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        uid_t uid;
+        int r;
+
+        r = sd_bus_query_sender_creds(message, SD_BUS_CREDS_EUID | SD_BUS_CREDS_AUGMENT, &creds);
+        if (r >= 0)
+                r = sd_bus_creds_get_euid(creds, &uid);
+        if (r < 0)
+                return r;
+        if (uid != 0)
+                return vfiod_error_set(error, -EACCES, "Only root may change device assignments.");
+        return 0;
+}
+
+/* A target is a group id or a device address (meaning its group). */
+static int resolve_target(Manager *m, const char *target, Group **ret, sd_bus_error *error) {
+        Target t;
+        Device *d;
+
+        if (target_parse(target, &t) < 0)
+                return vfiod_error_set(error, -EINVAL, "'%s' is neither an IOMMU group id nor a PCI address.",
+                                       target);
+        if (t.kind == TARGET_GROUP) {
+                *ret = manager_get_live_group(m, t.group);
+                if (!*ret)
+                        return vfiod_error_set(error, -ENOENT, "No IOMMU group %" PRIu32 ".", t.group);
+                return 0;
+        }
+        d = manager_get_live_device(m, t.address);
+        if (!d)
+                return vfiod_error_set(error, -ENODEV, "No PCI device %s in any IOMMU group.", t.address);
+        *ret = d->group;
+        return 0;
+}
+
+/* A method call whose reply waits for a move. */
+typedef struct PendingCall {
+        sd_bus_message *message;
+        bool reply_group;
+} PendingCall;
+
+static void on_move_done(Manager *m, uint32_t group, int error, const char *message, void *userdata) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        PendingCall *p = userdata;
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        if (error < 0) {
+                vfiod_error_set(&e, error, "%s", message ?: strerror(-error));
+                r = sd_bus_reply_method_error(p->message, &e);
+        } else if (p->reply_group) {
+                r = asprintf(&path, VFIOD_GROUP_PATH_PREFIX "/%" PRIu32, group) < 0 ? -ENOMEM : 0;
+                if (r >= 0)
+                        r = sd_bus_reply_method_return(p->message, "o", path);
+        } else
+                r = sd_bus_reply_method_return(p->message, NULL);
+        if (r < 0)
+                log_debug_errno(r, "Cannot reply to the caller (gone?): %m");
+        sd_bus_message_unref(p->message);
+        free(p);
+}
+
+static PendingCall *pending_call_new(sd_bus_message *message, bool reply_group) {
+        PendingCall *p = calloc(1, sizeof(PendingCall));
+
+        if (!p)
+                return NULL;
+        p->message = sd_bus_message_ref(message);
+        p->reply_group = reply_group;
+        return p;
+}
+
+static void pending_call_free(PendingCall *p) {
+        sd_bus_message_unref(p->message);
+        free(p);
+}
+
+static int method_assign(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        _cleanup_free_ char *why = NULL, *path = NULL;
+        AssignOptions o = {};
+        const OptionSpec specs[] = {
+                { "persist", 'b', &o.persist },
+                { "force", 'b', &o.force },
+                { "dry_run", 'b', &o.dry_run },
+        };
+        Manager *m = userdata;
+        const char *target;
+        PendingCall *p;
+        Group *g;
+        int r;
+
+        r = sd_bus_message_read(message, "s", &target);
+        if (r < 0)
+                return r;
+        r = parse_options(message, specs, ELEMENTSOF(specs), error);
+        if (r < 0)
+                return r;
+        r = check_admin(message, error);
+        if (r < 0)
+                return r;
+        r = resolve_target(m, target, &g, error);
+        if (r < 0)
+                return r;
+
+        p = pending_call_new(message, true);
+        if (!p)
+                return -ENOMEM;
+        r = assign_start(m, g, &o, on_move_done, p, &why);
+        if (r != 0)
+                pending_call_free(p);
+        if (r < 0) {
+                log_info("Assign %s refused: %s", target, strempty(why));
+                return vfiod_error_set(error, r, "%s", why ?: strerror(-r));
+        }
+        if (r > 0) { /* dry run: valid, nothing changed */
+                r = group_bus_path(g, &path);
+                if (r < 0)
+                        return r;
+                return sd_bus_reply_method_return(message, "o", path);
+        }
+        return 1;
+}
+
+static int method_unassign(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        _cleanup_free_ char *why = NULL, *mode = NULL;
+        const char *mode_arg = "fail";
+        UnassignOptions o = {};
+        uint64_t timeout_usec = 0;
+        const OptionSpec specs[] = {
+                { "mode", 's', &mode_arg },
+                { "timeout_usec", 't', &timeout_usec },
+                { "persist", 'b', &o.persist },
+        };
+        Manager *m = userdata;
+        const char *target;
+        PendingCall *p;
+        Group *g;
+        int r;
+
+        r = sd_bus_message_read(message, "s", &target);
+        if (r < 0)
+                return r;
+        r = parse_options(message, specs, ELEMENTSOF(specs), error);
+        if (r < 0)
+                return r;
+        /* The modes differ in how they treat a lease's holders; without a lease all of them
+         * simply move the group back, and a leased group is refused. */
+        if (!streq(mode_arg, "fail") && !streq(mode_arg, "soft") && !streq(mode_arg, "hard") &&
+            !streq(mode_arg, "kill"))
+                return vfiod_error_set(error, -EBADRQC, "Unknown mode '%s' (fail, soft, hard or kill).", mode_arg);
+        r = check_admin(message, error);
+        if (r < 0)
+                return r;
+        r = resolve_target(m, target, &g, error);
+        if (r < 0)
+                return r;
+
+        p = pending_call_new(message, false);
+        if (!p)
+                return -ENOMEM;
+        r = unassign_start(m, g, &o, on_move_done, p, &why);
+        if (r < 0) {
+                pending_call_free(p);
+                log_info("Unassign %s refused: %s", target, strempty(why));
+                return vfiod_error_set(error, r, "%s", why ?: strerror(-r));
+        }
+        return 1;
+}
+
+static int append_moves(sd_bus_message *reply, const DeviceMove *moves, size_t n) {
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "(sss)");
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                r = sd_bus_message_append(reply, "(sss)", moves[i].address, strempty(moves[i].from),
+                                          strempty(moves[i].to));
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(reply);
+}
+
+/* Assign's dry run, with the plan: each endpoint's current and new driver, and the verdict (an
+ * org.vfiod1.Error name and message, both "" when the assignment would go ahead). */
+static int method_plan_assign(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_free_ char *why = NULL, *path = NULL;
+        bool force = false;
+        const OptionSpec specs[] = { { "force", 'b', &force } };
+        DeviceMove *moves = NULL;
+        Manager *m = userdata;
+        const char *target;
+        size_t n = 0;
+        Group *g;
+        int r, verdict;
+
+        r = sd_bus_message_read(message, "s", &target);
+        if (r < 0)
+                return r;
+        r = parse_options(message, specs, ELEMENTSOF(specs), error);
+        if (r < 0)
+                return r;
+        r = resolve_target(m, target, &g, error);
+        if (r < 0)
+                return r;
+
+        verdict = assign_plan(m, g, force, &moves, &n, &why);
+        r = group_bus_path(g, &path);
+        if (r >= 0)
+                r = sd_bus_message_new_method_return(message, &reply);
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "o", path);
+        if (r >= 0)
+                r = append_moves(reply, moves, n);
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "ss", verdict < 0 ? strempty(vfiod_error_name(verdict)) : "",
+                                          verdict < 0 ? strempty(why) : "");
+        device_moves_free(moves, n);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
 
 
 static int method_list_groups(sd_bus_message *message, void *userdata, sd_bus_error *error) {
@@ -150,6 +437,13 @@ static const sd_bus_vtable manager_vtable[] = {
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetDevice", SD_BUS_ARGS("s", address), SD_BUS_RESULT("o", device),
                                 method_get_device, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Assign", SD_BUS_ARGS("s", target, "a{sv}", options), SD_BUS_RESULT("o", group),
+                                method_assign, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Unassign", SD_BUS_ARGS("s", target, "a{sv}", options), SD_BUS_NO_RESULT,
+                                method_unassign, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("PlanAssign", SD_BUS_ARGS("s", target, "a{sv}", options),
+                                SD_BUS_RESULT("o", group, "a(sss)", moves, "s", error, "s", message),
+                                method_plan_assign, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };
 

@@ -2,8 +2,10 @@
 /* Owns: start-up order, the event loop, and dispatching uevents to the inventory. */
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 
+#include "assign.h"
 #include "log.h"
 #include "manager-dbus.h"
 #include "manager.h"
@@ -17,9 +19,15 @@ int manager_new(const ManagerOptions *options, Manager **ret) {
         if (!m)
                 return -ENOMEM;
         m->watch_uevents = options->watch_uevents;
+        m->write_timeout_usec = options->write_timeout_usec;
         m->sysfs_root = strdup(options->sysfs_root);
         m->dev_root = strdup(options->dev_root);
-        if (!m->sysfs_root || !m->dev_root) {
+        m->proc_root = strdup(options->proc_root);
+        m->runtime_dir = strdup(options->runtime_dir);
+        m->state_dir = strdup(options->state_dir);
+        m->modules_dir = strdup(options->modules_dir);
+        if (!m->sysfs_root || !m->dev_root || !m->proc_root || !m->runtime_dir || !m->state_dir ||
+            !m->modules_dir) {
                 r = -ENOMEM;
                 goto fail;
         }
@@ -39,21 +47,32 @@ fail:
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
+        if (m->inventory)
+                assign_release_all(m);
         device_monitor_free(m->device_monitor);
         sd_bus_flush_close_unref(m->bus);
         inventory_free(m->inventory);
         sd_event_unref(m->event);
+        persist_set_done(&m->persist);
+        safety_report_done(&m->safety);
         free(m->sysfs_root);
         free(m->dev_root);
+        free(m->proc_root);
+        free(m->runtime_dir);
+        free(m->state_dir);
+        free(m->modules_dir);
         return mfree(m);
 }
 
 void manager_handle_device_event(const char *action, const char *address, void *userdata) {
         Manager *m = userdata;
+        Device *d;
         int r;
 
         if (!action) {
                 (void) inventory_load(m->inventory);
+                FOREACH_ARRAY(i, m->inventory->devices, m->inventory->n_devices)
+                        assign_claim_device(m, *i, "bind");
                 return;
         }
         log_debug("uevent %s %s", action, address);
@@ -64,6 +83,9 @@ void manager_handle_device_event(const char *action, const char *address, void *
         r = inventory_refresh_device(m->inventory, address);
         if (r < 0 && r != -ENOENT)
                 log_warning_errno(r, "Cannot re-read PCI device %s after '%s': %m", address, action);
+        d = inventory_get_device(m->inventory, address);
+        if (d)
+                assign_claim_device(m, d, action);
 }
 
 Device *manager_get_live_device(Manager *m, const char *address) {
@@ -114,6 +136,17 @@ int manager_iommu_backends(Manager *m, char ***ret) {
         return 0;
 }
 
+static void notify_ready(Manager *m) {
+        m->ready = true;
+        (void) sd_notify(false, "READY=1\nSTATUS=Serving.");
+        log_info("Ready.");
+}
+
+void manager_startup_move_done(Manager *m) {
+        if (m->startup_moves > 0 && --m->startup_moves == 0 && !m->ready)
+                notify_ready(m);
+}
+
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         Manager *m = userdata;
 
@@ -125,6 +158,17 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 int manager_start(Manager *m) {
         sigset_t mask;
         int r;
+
+        /* Workers are children: their exit is watched through the event loop. */
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGCHLD);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+                return log_error_errno(negative_errno(), "Cannot block signals: %m");
+
+        if (mkdir(m->runtime_dir, 0755) < 0 && errno != EEXIST)
+                return log_error_errno(negative_errno(), "Cannot create %s: %m", m->runtime_dir);
 
         /* Subscribe before the scan, so that nothing that happens during it is missed. */
         if (m->watch_uevents) {
@@ -140,22 +184,26 @@ int manager_start(Manager *m) {
                 log_notice("%d PCI devices have no IOMMU group (is the IOMMU enabled?).", r);
         log_info("Found %zu IOMMU groups with %zu devices.", m->inventory->n_groups, m->inventory->n_devices);
 
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGTERM);
-        sigaddset(&mask, SIGINT);
-        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
-                return log_error_errno(negative_errno(), "Cannot block signals: %m");
         r = sd_event_add_signal(m->event, NULL, SIGTERM, on_signal, m);
         if (r >= 0)
                 r = sd_event_add_signal(m->event, NULL, SIGINT, on_signal, m);
         if (r < 0)
                 return log_error_errno(r, "Cannot watch signals: %m");
 
+        /* Finish what a killed daemon left half done and re-apply persistent assignments; the bus
+         * shows their progress, READY=1 waits for them. */
+        r = assign_recover(m);
+        if (r < 0)
+                return r;
+
         r = manager_bus_start(m);
         if (r < 0)
                 return r;
 
-        (void) sd_notify(false, "READY=1\nSTATUS=Serving.");
+        if (m->startup_moves == 0)
+                notify_ready(m);
+        else
+                (void) sd_notify(false, "STATUS=Finishing start-up moves.");
         return 0;
 }
 

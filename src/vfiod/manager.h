@@ -8,13 +8,22 @@
 #include <systemd/sd-event.h>
 
 #include "inventory.h"
+#include "persist.h"
+#include "safety.h"
 #include "udev-monitor.h"
 
 typedef struct ManagerOptions {
-        const char *sysfs_root; /* "/sys" */
-        const char *dev_root;   /* "/dev" */
-        bool watch_uevents;     /* off for generated sysfs trees: no kernel events describe them */
+        const char *sysfs_root;  /* "/sys" */
+        const char *dev_root;    /* "/dev" */
+        const char *proc_root;   /* "/proc" */
+        const char *runtime_dir; /* "/run/vfiod": the intent log */
+        const char *state_dir;   /* "/var/lib/vfiod": persistent assignments */
+        const char *modules_dir; /* "/lib/modules/$(uname -r)": for vfio variant drivers */
+        uint64_t write_timeout_usec; /* how long a kernel write may take before the group is wedged */
+        bool watch_uevents;          /* off for generated sysfs trees: no kernel events describe them */
 } ManagerOptions;
+
+typedef struct Claim Claim;
 
 typedef struct Manager {
         sd_event *event;
@@ -23,7 +32,18 @@ typedef struct Manager {
         DeviceMonitor *device_monitor;
         char *sysfs_root;
         char *dev_root;
+        char *proc_root;
+        char *runtime_dir;
+        char *state_dir;
+        char *modules_dir;
+        uint64_t write_timeout_usec;
         bool watch_uevents;
+        PersistSet persist;
+        SafetyReport safety;     /* host-critical devices, rescanned when older than a second */
+        uint64_t safety_usec;
+        Claim *claims;           /* hotplugged devices being moved off host drivers */
+        unsigned startup_moves;  /* moves that must finish before READY=1 */
+        bool ready;
 } Manager;
 
 int manager_new(const ManagerOptions *options, Manager **ret);
@@ -32,6 +52,9 @@ Manager *manager_free(Manager *m);
 /* Loads the inventory, connects to the bus and takes the name, then tells the service manager. */
 int manager_start(Manager *m);
 int manager_run(Manager *m);
+
+/* Called when a start-up move (recovery, persistent assignment) completes. */
+void manager_startup_move_done(Manager *m);
 
 /* Re-reads one device after a uevent (action NULL: everything, after lost events). */
 void manager_handle_device_event(const char *action, const char *address, void *userdata);

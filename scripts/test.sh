@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Sets up and runs every test: unit and D-Bus tests (plain and under ASan/UBSan), then the VM
+# tests against a real kernel under QEMU. Ends with one line "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/deps.sh || exit 1
+
+passed=0
+failed=0
+
+# Adds the counts of one meson test run, read from its JSON log.
+count_meson() {
+        local log="$1/meson-logs/testlog.json" p f
+        if [ ! -s "$log" ]; then
+                failed=$((failed + 1))
+                return
+        fi
+        p=$(grep -c '"result": "OK"' "$log")
+        f=$(grep -Ec '"result": "(FAIL|ERROR|TIMEOUT|UNEXPECTEDPASS)"' "$log")
+        passed=$((passed + p))
+        failed=$((failed + f))
+}
+
+meson_tier() { # build-dir [meson options...]
+        local dir=$1
+        shift
+        rm -f "$dir/meson-logs/testlog.json"
+        if [ -d "$dir" ]; then
+                meson configure "$dir" -Dwerror=true "$@" >/dev/null
+        else
+                meson setup "$dir" -Dwerror=true "$@" >/dev/null
+        fi || { failed=$((failed + 1)); return; }
+        if ! ninja -C "$dir"; then
+                echo "test.sh: build in $dir failed" >&2
+                failed=$((failed + 1))
+                return
+        fi
+        meson test -C "$dir" --print-errorlogs
+        count_meson "$dir"
+}
+
+echo "== unit and D-Bus tests"
+meson_tier build
+echo "== unit and D-Bus tests under AddressSanitizer and UndefinedBehaviorSanitizer"
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 meson_tier build-asan -Dsanitize=true
+
+echo "== VM tests (real kernel under QEMU)"
+vm_out=$(mktemp)
+tests/vm/run.sh --build build tests/vm/scenarios/*.sh 2>&1 | tee "$vm_out"
+vm_line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$vm_out" | tail -n 1)
+if [ -n "$vm_line" ]; then
+        passed=$((passed + $(echo "$vm_line" | awk '{print $1}')))
+        failed=$((failed + $(echo "$vm_line" | awk '{print $3}')))
+else
+        echo "test.sh: the VM tests printed no summary" >&2
+        failed=$((failed + 1))
+fi
+rm -f "$vm_out"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

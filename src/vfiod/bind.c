@@ -1,0 +1,254 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Owns: the sysfs writes that move devices between drivers (driver_override, unbind, probe, bind). */
+
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <sys/wait.h>
+
+#include "bind.h"
+#include "macro.h"
+#include "sysfs.h"
+
+void device_moves_free(DeviceMove *moves, size_t n) {
+        for (size_t i = 0; moves && i < n; i++) {
+                free(moves[i].from);
+                free(moves[i].to);
+        }
+        free(moves);
+}
+
+int device_moves_reverse(const DeviceMove *moves, size_t n, DeviceMove **ret) {
+        DeviceMove *r = calloc(n ?: 1, sizeof(DeviceMove));
+
+        if (!r)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                memcpy(r[i].address, moves[i].address, sizeof(r[i].address));
+                if ((moves[i].to && !(r[i].from = strdup(moves[i].to))) ||
+                    (moves[i].from && !(r[i].to = strdup(moves[i].from)))) {
+                        device_moves_free(r, n);
+                        return -ENOMEM;
+                }
+        }
+        *ret = r;
+        return 0;
+}
+
+static int write_attr(const char *path, const char *value) {
+        _cleanup_close_ int fd = -EBADF;
+        size_t len = strlen(value);
+        ssize_t n;
+
+        fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return negative_errno();
+        n = write(fd, value, len);
+        if (n < 0)
+                return negative_errno();
+        return (size_t) n == len ? 0 : -EIO;
+}
+
+static int write_device_attr(const char *root, const char *address, const char *attr, const char *value) {
+        _cleanup_free_ char *path = NULL;
+
+        if (asprintf(&path, "%s/bus/pci/devices/%s/%s", root, address, attr) < 0)
+                return -ENOMEM;
+        return write_attr(path, value);
+}
+
+int bind_set_override(const char *root, const char *address, const char *driver) {
+        /* A lone newline clears the override; the kernel then reads back "(null)". */
+        return write_device_attr(root, address, "driver_override", driver ?: "\n");
+}
+
+static int read_driver(const char *root, const char *address, char **ret) {
+        SysfsDevice d;
+        int r;
+
+        r = sysfs_read_device(root, address, &d);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(d.driver);
+        sysfs_device_done(&d);
+        return 0;
+}
+
+static int unbind_device(const char *root, const char *address) {
+        int r = write_device_attr(root, address, "driver/unbind", address);
+
+        /* Nothing bound (any more): someone else unbound it first, which is what we wanted. */
+        return r == -ENOENT || r == -ENODEV ? 0 : r;
+}
+
+static int probe_device(const char *root, const char *address) {
+        _cleanup_free_ char *path = NULL;
+
+        if (asprintf(&path, "%s/bus/pci/drivers_probe", root) < 0)
+                return -ENOMEM;
+        return write_attr(path, address);
+}
+
+static int bind_to_driver(const char *root, const char *address, const char *driver) {
+        _cleanup_free_ char *path = NULL;
+
+        if (asprintf(&path, "%s/bus/pci/drivers/%s/bind", root, driver) < 0)
+                return -ENOMEM;
+        return write_attr(path, address);
+}
+
+/* vfio drivers match only through driver_override, so a probe finds them; host drivers are bound
+ * by name, which also works for one whose module autoloading would pick another. */
+static int bind_target(const char *root, const DeviceMove *mv) {
+        int r;
+
+        if (strstr(mv->to, "vfio")) {
+                r = probe_device(root, mv->address);
+                if (r >= 0)
+                        return 0;
+                return bind_to_driver(root, mv->address, mv->to);
+        }
+        r = bind_to_driver(root, mv->address, mv->to);
+        if (r >= 0 || r == -EBUSY)
+                return r;
+        return probe_device(root, mv->address);
+}
+
+static int check_driver(const char *root, const DeviceMove *mv) {
+        _cleanup_free_ char *driver = NULL;
+        int r;
+
+        r = read_driver(root, mv->address, &driver);
+        if (r < 0)
+                return r;
+        return streq_ptr(driver, mv->to) ? 0 : -EPROTO;
+}
+
+static int unbind_if_elsewhere(const char *root, const DeviceMove *mv) {
+        _cleanup_free_ char *driver = NULL;
+        int r;
+
+        r = read_driver(root, mv->address, &driver);
+        if (r < 0)
+                return r;
+        if (!driver || streq_ptr(driver, mv->to))
+                return 0;
+        return unbind_device(root, mv->address);
+}
+
+static int bind_if_needed(const char *root, const DeviceMove *mv) {
+        if (!mv->to || check_driver(root, mv) >= 0)
+                return 0;
+        return bind_target(root, mv);
+}
+
+int bind_apply_moves(const char *root, const DeviceMove *moves, size_t n, size_t *ret_failed) {
+        int (*const steps[])(const char *, const DeviceMove *) = { unbind_if_elsewhere, bind_if_needed,
+                                                                   check_driver };
+        int r;
+
+        for (size_t i = 0; i < n; i++) {
+                /* A vfio target is pinned by the override; going back to the host clears it. */
+                const char *override = moves[i].to && strstr(moves[i].to, "vfio") ? moves[i].to : NULL;
+                r = bind_set_override(root, moves[i].address, override);
+                if (r < 0) {
+                        *ret_failed = i;
+                        return r;
+                }
+        }
+        FOREACH_ARRAY(step, steps, ELEMENTSOF(steps))
+                for (size_t i = 0; i < n; i++) {
+                        r = (*step)(root, &moves[i]);
+                        if (r < 0) {
+                                *ret_failed = i;
+                                return r;
+                        }
+                }
+        return 0;
+}
+
+int bind_claim_device(const char *root, const char *address, const char *driver) {
+        DeviceMove mv = { .to = (char *) driver };
+        size_t failed;
+
+        memcpy(mv.address, address, sizeof(mv.address));
+        return bind_apply_moves(root, &mv, 1, &failed);
+}
+
+/* modules.alias lines: "alias vfio_pci:v000015B3d0000101Esv*sd*bc*sc*i* mlx5_vfio_pci". */
+static int match_variant_alias(const char *alias_file, const char *vfio_modalias, char **ret) {
+        _cleanup_fclose_ FILE *f = fopen(alias_file, "re");
+        _cleanup_free_ char *line = NULL;
+        size_t size = 0;
+
+        while (f && getline(&line, &size, f) > 0) {
+                char pattern[256], module[128];
+
+                if (sscanf(line, "alias %255s %127s", pattern, module) != 2 || !startswith(pattern, "vfio_pci:"))
+                        continue;
+                if (fnmatch(pattern, vfio_modalias, 0) == 0) {
+                        *ret = strdup(module);
+                        return *ret ? 1 : -ENOMEM;
+                }
+        }
+        return 0;
+}
+
+int bind_vfio_driver_for(const char *root, const char *modules_dir, const char *address, char **ret) {
+        _cleanup_free_ char *path = NULL, *modalias = NULL, *vfio_modalias = NULL, *alias_file = NULL;
+        char *nl;
+        int r;
+
+        if (asprintf(&path, "%s/bus/pci/devices/%s/modalias", root, address) < 0 ||
+            asprintf(&alias_file, "%s/modules.alias", modules_dir) < 0)
+                return -ENOMEM;
+        if (read_full_file(path, &modalias) >= 0 && startswith(modalias, "pci:")) {
+                nl = strchr(modalias, '\n');
+                if (nl)
+                        *nl = '\0';
+                if (asprintf(&vfio_modalias, "vfio_%s", modalias) < 0)
+                        return -ENOMEM;
+                r = match_variant_alias(alias_file, vfio_modalias, ret);
+                if (r != 0)
+                        return r < 0 ? r : 0;
+        }
+        *ret = strdup("vfio-pci");
+        return *ret ? 0 : -ENOMEM;
+}
+
+static bool driver_registered(const char *root, const char *driver) {
+        _cleanup_free_ char *path = NULL;
+
+        if (asprintf(&path, "%s/bus/pci/drivers/%s", root, driver) < 0)
+                return false;
+        return access(path, F_OK) >= 0;
+}
+
+static int run_modprobe(const char *module) {
+        int status;
+        pid_t pid;
+
+        pid = fork();
+        if (pid < 0)
+                return negative_errno();
+        if (pid == 0) {
+                execlp("modprobe", "modprobe", "-q", "--", module, (char *) NULL);
+                _exit(127);
+        }
+        if (waitpid(pid, &status, 0) < 0)
+                return negative_errno();
+        return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -ENOPKG;
+}
+
+int bind_load_driver(const char *root, const char *driver) {
+        int r;
+
+        if (driver_registered(root, driver))
+                return 0;
+        /* A generated tree has no modules behind it; never load host modules for one. */
+        if (!streq(root, "/sys"))
+                return -ENOPKG;
+        r = run_modprobe(driver);
+        if (r < 0)
+                return r;
+        return driver_registered(root, driver) ? 0 : -ENOPKG;
+}

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* vfio-hold: a VFIO user for the VM tests. Opens a group the legacy way (container, group,
+ * Type1v2, device fds), says "ready" on stdout, and holds everything until it is killed. Holding a device fd is what makes the kernel's unbind block and what
+ * keeps host drivers off the group's hotplugged devices. */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/vfio.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+static int fail(const char *what) {
+        fprintf(stderr, "vfio-hold: %s: %s\n", what, strerror(errno));
+        return 1;
+}
+
+int main(int argc, char *argv[]) {
+        struct vfio_group_status status = { .argsz = sizeof(status) };
+        char path[64];
+        int container, group;
+
+        if (argc < 2) {
+                fprintf(stderr, "Usage: vfio-hold GROUP [DEVICE...]\n");
+                return 2;
+        }
+        container = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
+        if (container < 0)
+                return fail("open /dev/vfio/vfio");
+        snprintf(path, sizeof(path), "/dev/vfio/%s", argv[1]);
+        group = open(path, O_RDWR | O_CLOEXEC);
+        if (group < 0)
+                return fail(path);
+        if (ioctl(group, VFIO_GROUP_GET_STATUS, &status) < 0)
+                return fail("VFIO_GROUP_GET_STATUS");
+        if (!(status.flags & VFIO_GROUP_FLAGS_VIABLE)) {
+                fprintf(stderr, "vfio-hold: group %s is not viable\n", argv[1]);
+                return 1;
+        }
+        if (ioctl(group, VFIO_GROUP_SET_CONTAINER, &container) < 0)
+                return fail("VFIO_GROUP_SET_CONTAINER");
+        if (ioctl(container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU) < 0)
+                return fail("VFIO_SET_IOMMU");
+        for (int i = 2; i < argc; i++)
+                if (ioctl(group, VFIO_GROUP_GET_DEVICE_FD, argv[i]) < 0)
+                        return fail(argv[i]);
+
+        printf("ready\n");
+        fflush(stdout);
+        for (;;)
+                pause();
+}
