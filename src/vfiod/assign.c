@@ -42,9 +42,10 @@ typedef struct MoveResult {
         size_t failed;
 } MoveResult;
 
+/* Claimed groups keep hotplugged devices off host drivers, except while they are going back. */
 static bool group_is_claimed(const Group *g) {
-        return g->state == GROUP_VFIO || g->state == GROUP_LEASED || g->state == GROUP_RELEASING ||
-               g->state == GROUP_ASSIGNING;
+        return g->claimed && (g->state == GROUP_VFIO || g->state == GROUP_LEASED ||
+                              g->state == GROUP_RELEASING || g->state == GROUP_ASSIGNING);
 }
 
 static int set_message(char **ret, const char *format, ...) _printf_(2, 3);
@@ -236,8 +237,10 @@ static void transition_succeeded(Transition *t, Group *g) {
         /* Persistence first: the state change below announces Persistent with it. */
         if (!t->rollback)
                 update_persistence(t);
-        if (g)
+        if (g) {
+                g->claimed = t->to_vfio;
                 inventory_set_group_state(m->inventory, g, t->to_vfio ? GROUP_VFIO : GROUP_HOST);
+        }
 
         log_info("IOMMU group %" PRIu32 " %s %s.", t->group, t->rollback ? "rolled back to" : "moved to",
                  t->to_vfio ? "vfio" : "the host");
@@ -392,6 +395,7 @@ static int transition_begin(Transition *t, Group *g, bool to_vfio, GroupState st
                               strerror(-r));
         }
         g->transition = t;
+        g->claimed = true; /* ours from the first write until it is back on the host */
         inventory_set_group_state(t->manager->inventory, g, state);
         return 0;
 }
@@ -584,6 +588,7 @@ static void on_startup_move_done(Manager *m, uint32_t group, int error, const ch
 /* A group the log says we claimed: take it back as claimed, with the drivers to give back. */
 static void recover_claimed(Manager *m, Group *g, JournalEntry *e) {
         set_original_drivers(m, g, e->moves, e->n_moves, true);
+        g->claimed = true;
         inventory_set_group_state(m->inventory, g, GROUP_VFIO);
         FOREACH_ARRAY(d, g->devices, g->n_devices)
                 if ((*d)->driver && !device_on_vfio_driver(*d))

@@ -190,11 +190,11 @@ static void group_remove(Inventory *inv, Group *g) {
         group_free(g);
 }
 
-/* A host group whose endpoints all sit on vfio drivers (bound by hand, or by a daemon before us)
- * is adopted as "vfio". Once claimed, a group stays claimed until the daemon gives it back: a
- * device leaving vfio-pci is then the daemon's to fix, not a reason to drop the claim. */
+/* A group the daemon has not claimed shows what its drivers say: "vfio" when every endpoint sits
+ * on a vfio driver (bound by hand, say). A claimed group's state is the daemon's: a device leaving
+ * vfio-pci is then the daemon's to fix, not a reason to drop the claim. */
 static void group_update_state(Group *g) {
-        if (g->state == GROUP_HOST)
+        if (!g->claimed && (g->state == GROUP_HOST || g->state == GROUP_VFIO))
                 g->state = group_derive_state(g);
 }
 

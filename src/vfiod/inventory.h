@@ -44,6 +44,7 @@ struct Group {
         uint32_t id;
         GroupState state;
         Transition *transition; /* the move under way, if any (owned by assign.c) */
+        bool claimed;           /* the daemon assigned it (or took it over from its intent log) */
         Device **devices; /* sorted by address */
         size_t n_devices;
         ReservedRegion *regions;
