@@ -1,0 +1,142 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# Stage 2 of the VM test guest: runs as PID 1 on the overlay root (host root
+# read-only over 9p + tmpfs), after the initramfs switch_root'ed into it.
+# Sets up a minimal system (proc/sys/dev, /run, /tmp, module tree, system
+# D-Bus), runs ONE scenario script with its output on the serial console,
+# prints an end marker the host harness looks for, and powers off.
+#
+# Everything about the run comes from a config file the host harness wrote
+# into the VM's private directory; its path is the kernel parameter
+# VFIOD_VM_CFG (the kernel hands it to init as an environment variable).
+
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export HOME=/root
+export LANG=C.UTF-8
+umask 022
+
+say() { echo "guest-init: $*"; }
+# Progress with the guest's uptime, to see where boot time goes.
+step() { local up; read -r up _ < /proc/uptime; echo "guest-init: [$up] $*"; }
+
+finish() {
+    # The marker tells the harness the guest got to the end (no crash, no
+    # hang); rc is the scenario's exit status.
+    local rc=$1
+    sync
+    echo "@@VFIOD-VM-DONE rc=$rc@@"
+    # Kernel log for post-mortem reading of the log file (the harness does
+    # not parse past the marker).
+    echo "@@VFIOD-VM-DMESG@@"
+    dmesg 2>/dev/null | tail -n 300
+    echo "@@VFIOD-VM-END@@"
+    # busybox's poweroff -f calls reboot(2) directly (the host's
+    # /sbin/poweroff is systemctl, useless without systemd); sysrq is the
+    # fallback. If both fail, PID 1 exits -> panic -> panic=-1 reboots ->
+    # QEMU -no-reboot exits.
+    busybox poweroff -f 2>/dev/null
+    echo o > /proc/sysrq-trigger
+    sleep 5
+    exit "$rc"
+}
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mountpoint -q /dev || mount -t devtmpfs devtmpfs /dev
+mkdir -p /dev/pts /dev/shm
+mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts
+mount -t tmpfs -o mode=1777 shm /dev/shm
+# devtmpfs lacks the links udev would create; bash's <(...) needs /dev/fd.
+ln -sfn /proc/self/fd /dev/fd
+ln -sfn /proc/self/fd/0 /dev/stdin
+ln -sfn /proc/self/fd/1 /dev/stdout
+ln -sfn /proc/self/fd/2 /dev/stderr
+# Keep kernel messages off the console while the scenario prints its TAP
+# lines (they would interleave); the full dmesg is dumped after the marker.
+echo 1 > /proc/sys/kernel/printk
+
+step "stage 2 started"
+
+# Read the config BEFORE mounting /tmp: the harness's VM directory usually
+# lives in the host's /tmp, which the fresh tmpfs below hides.
+if [ -z "$VFIOD_VM_CFG" ] || [ ! -r "$VFIOD_VM_CFG" ]; then
+    say "no readable config (VFIOD_VM_CFG='$VFIOD_VM_CFG')"
+    finish 98
+fi
+# shellcheck disable=SC1090
+. "$VFIOD_VM_CFG"
+
+mount -t tmpfs -o mode=0755 run /run
+# The guest gets a fresh /tmp, but keep the host's visible (read-only) at
+# /run/host-tmp, so that a scenario given from the host's /tmp still runs.
+mkdir -p /run/host-tmp
+mount --bind /tmp /run/host-tmp
+case $SCENARIO in /tmp/*) SCENARIO=/run/host-tmp/${SCENARIO#/tmp/} ;; esac
+mount -t tmpfs -o mode=1777 tmp /tmp
+mkdir -p /run/lock /var/tmp /var/log
+mount -t tmpfs -o mode=1777 vartmp /var/tmp
+mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null
+ln -sf /proc/self/mounts /etc/mtab 2>/dev/null
+hostname vfiod-vm 2>/dev/null
+
+# The build image is a container: tools (systemd, sd-bus helpers) that see
+# /.dockerenv believe they run in one. We are a VM.
+rm -f /.dockerenv
+
+# Module tree: on the stock kernel the harness passes the extracted
+# lib/modules/<kver> (depmod already run on the host); bind it where kmod
+# looks. On a kernel without modules, give kmod an empty tree whose
+# modules.builtin names what is built in, so `modprobe vfio-pci` succeeds
+# as a no-op like on a distribution kernel.
+kver=$(uname -r)
+mkdir -p "/lib/modules/$kver"
+if [ -n "$VM_MODULES_DIR" ] && [ -d "$VM_MODULES_DIR" ]; then
+    mount --bind "$VM_MODULES_DIR" "/lib/modules/$kver"
+    # Drivers a real host would have loaded for its NICs (udevd is not
+    # running here, so nobody loads them on demand).
+    modprobe -q e1000 2>/dev/null
+    modprobe -q e1000e 2>/dev/null
+else
+    {
+        for m in /sys/module/*; do
+            echo "kernel/builtin/${m##*/}.ko"
+        done
+        # Built in but without a /sys/module entry (no parameters).
+        for m in vfio vfio_pci vfio_pci_core vfio_iommu_type1 iommufd \
+                 e1000 e1000e 9p 9pnet 9pnet_virtio overlay; do
+            echo "kernel/builtin/$m.ko"
+        done
+    } | sort -u > "/lib/modules/$kver/modules.builtin"
+    depmod -a "$kver" 2>/dev/null
+fi
+
+step "modules ready"
+
+# System bus with the project's policy (if it exists yet).
+if [ -f "$VFIOD_SRC/dbus/org.vfiod1.conf" ]; then
+    mkdir -p /etc/dbus-1/system.d
+    cp "$VFIOD_SRC/dbus/org.vfiod1.conf" /etc/dbus-1/system.d/
+fi
+[ -s /etc/machine-id ] || dbus-uuidgen --ensure=/etc/machine-id
+mkdir -p /run/dbus
+dbus-daemon --system --nopidfile --fork ||
+    say "dbus-daemon failed to start"
+for _ in $(seq 100); do
+    [ -S /run/dbus/system_bus_socket ] && break
+    sleep 0.1
+done
+[ -S /run/dbus/system_bus_socket ] || say "system bus socket did not appear"
+step "system bus up"
+
+# The scenario's environment (see README.md).
+export VFIOD="$VFIOD_BUILD/src/vfiod/vfiod"
+export VFIOCTL="$VFIOD_BUILD/src/client/vfioctl"
+export VFIOD_SRC VFIOD_BUILD VM_KERNEL
+export VFIOD_VM_LIB="$VFIOD_SRC/tests/vm/lib.sh"
+
+say "kernel $kver ($VM_KERNEL), running $SCENARIO"
+cd "$VFIOD_SRC" || finish 97
+# Its own session, stdin from /dev/null, output on the console (ttyS0).
+setsid -w bash "$SCENARIO" < /dev/null > /dev/console 2>&1
+finish $?

@@ -1,0 +1,256 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# shellcheck shell=bash
+#
+# Helper library for VM test scenarios (tests/vm/scenarios/*.sh).  A scenario
+# runs inside the guest as root, on the host's root filesystem (read-only
+# 9p + tmpfs overlay), with the system bus running and these variables set:
+#   VFIOD, VFIOCTL        the freshly built daemon and CLI
+#   VFIOD_SRC, VFIOD_BUILD  repository root and build directory
+#   VM_KERNEL             stock | iommufd
+# Source it with:  . "$VFIOD_SRC/tests/vm/lib.sh"
+#
+# Results are printed as TAP-like lines on the console, which the host
+# harness counts:  "ok - NAME"  /  "not ok - NAME".  Diagnostics start with
+# "# ".  End a scenario with `done_testing` (its exit status says whether
+# anything failed).
+
+_VM_PASSED=0
+_VM_FAILED=0
+
+# ---------------------------------------------------------------- results
+
+diag() { local l; for l in "$@"; do printf '# %s\n' "$l"; done; }
+
+ok() {
+    _VM_PASSED=$((_VM_PASSED + 1))
+    printf 'ok - %s\n' "$1"
+}
+
+# fail NAME [WHY...]
+fail() {
+    local name=$1
+    shift
+    _VM_FAILED=$((_VM_FAILED + 1))
+    printf 'not ok - %s\n' "$name"
+    [ $# -eq 0 ] || diag "$*"
+}
+
+# skip NAME WHY: counts as passed, says why it did not really run.
+skip() {
+    _VM_PASSED=$((_VM_PASSED + 1))
+    printf 'ok - %s # SKIP %s\n' "$1" "$2"
+}
+
+# check NAME COMMAND...: ok if COMMAND succeeds; on failure its output
+# (captured) is shown as diagnostics.
+check() {
+    local name=$1 out rc
+    shift
+    out=$("$@" 2>&1)
+    rc=$?
+    if [ $rc -eq 0 ]; then
+        ok "$name"
+    else
+        fail "$name" "command failed (rc=$rc): $*"
+        [ -z "$out" ] || printf '%s\n' "$out" | sed 's/^/#   /' | head -n 40
+    fi
+    return $rc
+}
+
+# check_eq NAME EXPECTED GOT
+check_eq() {
+    if [ "$2" == "$3" ]; then
+        ok "$1"
+    else
+        fail "$1" "expected: $2"
+        diag "     got: $3"
+        return 1
+    fi
+}
+
+# tap_import: copy TAP-like lines from stdin (e.g. a python3 helper's
+# output) to stdout, counting them. Use in the main shell, not a pipeline:
+#   tap_import [NAME] < <(python3 ...)
+# A helper that printed no result at all counts as a failure (it probably
+# did not run).
+tap_import() {
+    local line n=0
+    while IFS= read -r line; do
+        case $line in
+            'ok - '*) _VM_PASSED=$((_VM_PASSED + 1)); n=$((n + 1)) ;;
+            'not ok - '*) _VM_FAILED=$((_VM_FAILED + 1)); n=$((n + 1)) ;;
+        esac
+        printf '%s\n' "$line"
+    done
+    [ "$n" -gt 0 ] || fail "${1:-imported results}" "the helper printed no results"
+}
+
+done_testing() {
+    diag "$_VM_PASSED passed, $_VM_FAILED failed (scenario ${0##*/})"
+    [ "$_VM_FAILED" -eq 0 ]
+}
+
+# wait_for TIMEOUT_SEC COMMAND...: poll COMMAND every 0.2 s until it
+# succeeds (returns 0) or the timeout expires (returns 1).
+wait_for() {
+    local timeout=$1 deadline
+    shift
+    deadline=$(($(date +%s%N) / 1000000 + timeout * 1000))
+    while :; do
+        "$@" >/dev/null 2>&1 && return 0
+        [ $(($(date +%s%N) / 1000000)) -lt $deadline ] || return 1
+        sleep 0.2
+    done
+}
+
+# ---------------------------------------------------------------- QMP
+#
+# The host's QEMU is reachable through the guest's second serial port
+# (ttyS1), which the host connects to tests/vm/qmp-relay.py: we write one
+# JSON command per line, the relay answers with one JSON line: the QMP
+# reply ({"return": ...} or {"error": ...}), or for the pseudo command
+# {"wait-event": "NAME", "timeout": SEC, "data": {...}} the first matching
+# event ({"event": "NAME", "data": ...}) or an error of class "Timeout".
+# Events that arrived earlier are kept by the relay, so waiting for
+# DEVICE_DELETED after the device_del reply does not miss it.
+
+QMP_TTY=${QMP_TTY:-/dev/ttyS1}
+_QMP_FD=
+
+_qmp_open() {
+    [ -z "$_QMP_FD" ] || return 0
+    # Raw: no echo (the relay would read our own line back), no CR/LF
+    # mangling, no line discipline limits on long replies.
+    stty -F "$QMP_TTY" raw -echo || return 1
+    exec {_QMP_FD}<>"$QMP_TTY" || return 1
+}
+
+# qmp JSON: prints the reply line; returns 0 unless the reply is an error.
+qmp() {
+    local reply
+    _qmp_open || { echo '{"error": {"class": "GuestError", "desc": "cannot open ttyS1"}}'; return 1; }
+    printf '%s\n' "$1" >&"$_QMP_FD"
+    # Generous: wait-event can legitimately take its own timeout.
+    if ! IFS= read -r -t "${QMP_TIMEOUT:-120}" reply <&"$_QMP_FD"; then
+        echo '{"error": {"class": "GuestError", "desc": "no reply from the QMP relay"}}'
+        return 1
+    fi
+    reply=${reply%$'\r'}
+    printf '%s\n' "$reply"
+    case $reply in
+        '{"error"'*) return 1 ;;
+    esac
+    return 0
+}
+
+# qmp_wait_event NAME TIMEOUT [DATA_JSON]: wait for a QMP event whose data
+# contains DATA_JSON's keys and values, e.g.
+#   qmp_wait_event DEVICE_DELETED 20 '{"device": "hp1"}'
+qmp_wait_event() {
+    local data=${3:-'{}'}
+    qmp "{\"wait-event\": \"$1\", \"timeout\": ${2:-20}, \"data\": $data}"
+}
+
+# ---------------------------------------------------------------- PCI / sysfs
+
+# pci_find VENDOR DEVICE: addresses (0000:bb:dd.f) of matching PCI devices,
+# e.g. pci_find 0x1234 0x11e8 (edu).
+pci_find() {
+    local d
+    for d in /sys/bus/pci/devices/*; do
+        [ "$(cat "$d/vendor")" = "$1" ] && [ "$(cat "$d/device")" = "$2" ] && echo "${d##*/}"
+    done
+    return 0
+}
+
+# group_of BDF: IOMMU group number of a PCI device.
+group_of() {
+    local l
+    l=$(readlink "/sys/bus/pci/devices/$1/iommu_group") || return 1
+    echo "${l##*/}"
+}
+
+# group_devices N: the group's member addresses, sorted, one per line.
+group_devices() {
+    ls "/sys/kernel/iommu_groups/$1/devices" | sort
+}
+
+# driver_of BDF: bound driver name or nothing.
+driver_of() {
+    local l
+    l=$(readlink "/sys/bus/pci/devices/$1/driver") || return 0
+    echo "${l##*/}"
+}
+
+# ---------------------------------------------------------------- vfiod
+
+VFIOD_PID=
+VFIOD_LOG=/tmp/vfiod.log
+
+vfiod_on_bus() { busctl --system status org.vfiod1 >/dev/null 2>&1; }
+
+# start_vfiod [ARGS...]: start $VFIOD in the background (log in $VFIOD_LOG)
+# and wait until it owns org.vfiod1 on the system bus.
+start_vfiod() {
+    if [ ! -x "$VFIOD" ]; then
+        fail "start vfiod" "$VFIOD is not built"
+        return 1
+    fi
+    "$VFIOD" --log-level=debug "$@" > "$VFIOD_LOG" 2>&1 &
+    VFIOD_PID=$!
+    for _ in $(seq 150); do
+        vfiod_on_bus && { ok "vfiod owns org.vfiod1 (pid $VFIOD_PID)"; return 0; }
+        if ! kill -0 "$VFIOD_PID" 2>/dev/null; then
+            wait "$VFIOD_PID"
+            fail "start vfiod" "daemon exited with status $? before taking its name"
+            show_vfiod_log
+            VFIOD_PID=
+            return 1
+        fi
+        sleep 0.2
+    done
+    fail "start vfiod" "org.vfiod1 not on the bus after 30 s"
+    show_vfiod_log
+    return 1
+}
+
+# stop_vfiod [SIGNAL]: signal the daemon (default TERM), wait up to 15 s
+# (then SIGKILL). Returns, and sets VFIOD_STATUS to, its exit status.
+stop_vfiod() {
+    VFIOD_STATUS=
+    [ -n "$VFIOD_PID" ] || return 1
+    kill -"${1:-TERM}" "$VFIOD_PID" 2>/dev/null
+    for _ in $(seq 75); do
+        kill -0 "$VFIOD_PID" 2>/dev/null || break
+        # A zombie still answers kill -0; `wait` below reaps it.
+        [ "$(awk '{print $3}' "/proc/$VFIOD_PID/stat" 2>/dev/null)" = Z ] && break
+        sleep 0.2
+    done
+    if kill -0 "$VFIOD_PID" 2>/dev/null &&
+       [ "$(awk '{print $3}' "/proc/$VFIOD_PID/stat" 2>/dev/null)" != Z ]; then
+        diag "vfiod did not exit after SIG${1:-TERM}; killing it"
+        kill -KILL "$VFIOD_PID"
+    fi
+    wait "$VFIOD_PID"
+    VFIOD_STATUS=$?
+    VFIOD_PID=
+    # Show the daemon's log when something failed (or when asked to).
+    if [ "$_VM_FAILED" -gt 0 ] || [ "$VFIOD_STATUS" -ne 0 ] || [ -n "$VM_VERBOSE" ]; then
+        show_vfiod_log
+    fi
+    return "$VFIOD_STATUS"
+}
+
+show_vfiod_log() {
+    [ -s "$VFIOD_LOG" ] || return 0
+    diag "---- vfiod log (last 80 lines) ----"
+    tail -n 80 "$VFIOD_LOG" | sed 's/^/# vfiod: /'
+}
+
+# run_as_user USER COMMAND...: run COMMAND with USER's uid, gid and groups
+# (no login session, environment kept).
+run_as_user() {
+    local user=$1
+    shift
+    setpriv --reuid="$user" --regid="$(id -g "$user")" --init-groups -- "$@"
+}

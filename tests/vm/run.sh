@@ -1,0 +1,316 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# VM test harness: boots each scenario in a fresh QEMU (TCG) guest with an
+# emulated Intel IOMMU, on the distribution's stock kernel and, when
+# available, on the iommufd test kernel; collects the scenario's TAP-like
+# lines from the serial console and prints "N passed, N failed".
+#
+# Usage: tests/vm/run.sh [--build DIR] [--kernel stock|iommufd|all]
+#                        [--timeout SEC] [--verbose] [--keep] SCENARIO.sh...
+#
+# Environment:
+#   VFIOD_VM_CACHE        kernel/initramfs cache and logs (tests/vm/cache)
+#   VFIOD_IOMMUFD_KERNEL  iommufd kernel (../shared/kernels/bzImage-6.12-iommufd
+#                         relative to the repository root)
+#   VFIOD_VM_TIMEOUT      seconds per boot before the VM is killed (240)
+#   VFIOD_VM_QEMU         QEMU binary (qemu-system-x86_64)
+
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+
+usage() {
+    sed -n 's/^# \{0,1\}//; 9,10p' "$0" | sed 's/^ *Usage: /Usage: /'
+    exit "${1:-2}"
+}
+
+build=
+kernel=all
+timeout=${VFIOD_VM_TIMEOUT:-240}
+verbose=
+keep=
+scenarios=()
+while [ $# -gt 0 ]; do
+    case $1 in
+        --build) build=$2; shift 2 ;;
+        --build=*) build=${1#*=}; shift ;;
+        --kernel) kernel=$2; shift 2 ;;
+        --kernel=*) kernel=${1#*=}; shift ;;
+        --timeout) timeout=$2; shift 2 ;;
+        --timeout=*) timeout=${1#*=}; shift ;;
+        -v|--verbose) verbose=1; shift ;;
+        --keep) keep=1; shift ;;
+        -h|--help) usage 0 ;;
+        -*) echo "run.sh: unknown option $1" >&2; usage ;;
+        *) scenarios+=("$1"); shift ;;
+    esac
+done
+[ ${#scenarios[@]} -gt 0 ] || { echo "run.sh: no scenario given" >&2; usage; }
+case $kernel in stock|iommufd|all) ;; *) echo "run.sh: bad --kernel $kernel" >&2; usage ;; esac
+
+# A relative --build is taken relative to the current directory; the
+# default relative to the repository. The guest sees the same absolute path.
+if [ -z "$build" ]; then
+    build=$repo/build
+elif [ "${build#/}" = "$build" ]; then
+    build=$PWD/$build
+fi
+[ -d "$build" ] && build=$(cd "$build" && pwd)
+
+for i in "${!scenarios[@]}"; do
+    s=${scenarios[$i]}
+    [ -f "$s" ] || { echo "run.sh: no such scenario: $s" >&2; exit 2; }
+    scenarios[$i]=$(cd "$(dirname "$s")" && pwd)/$(basename "$s")
+done
+
+cache=${VFIOD_VM_CACHE:-$here/cache}
+mkdir -p "$cache"
+cache=$(cd "$cache" && pwd)
+export VFIOD_VM_CACHE=$cache
+logdir=$cache/logs
+mkdir -p "$logdir"
+qemu=${VFIOD_VM_QEMU:-qemu-system-x86_64}
+
+log() { echo "run.sh: $*" >&2; }
+
+# ------------------------------------------------------------ host tools
+# Install what is missing (fresh Debian 12), and only that.  The guest runs
+# the host's binaries, so dbus-daemon, busctl, setpriv, kmod, python3 are
+# needed on the host too.
+ensure_tools() {
+    local pkgs=() cmd pkg
+    while read -r cmd pkg; do
+        command -v "$cmd" >/dev/null 2>&1 || pkgs+=("$pkg")
+    done <<EOF
+$qemu qemu-system-x86
+cpio cpio
+gzip gzip
+python3 python3
+depmod kmod
+dbus-daemon dbus
+busctl systemd
+setpriv util-linux
+stty coreutils
+EOF
+    # The initramfs needs a STATIC busybox (busybox-static, not busybox).
+    if ! [ -x /bin/busybox ] || ldd /bin/busybox >/dev/null 2>&1; then
+        pkgs+=(busybox-static)
+    fi
+    [ ${#pkgs[@]} -gt 0 ] || return 0
+    if [ "$(id -u)" != 0 ]; then
+        log "missing packages (${pkgs[*]}) and not root to install them"
+        exit 2
+    fi
+    log "installing ${pkgs[*]}"
+    apt-get update >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y "${pkgs[@]}" >&2 ||
+        { log "apt-get install failed"; exit 2; }
+}
+ensure_tools
+
+# ------------------------------------------------------------ kernels
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/vfiod-vm.XXXXXX")
+cur_pids=   # QEMU and relay of the running VM, killed if we are interrupted
+cleanup() {
+    [ -z "$cur_pids" ] || kill -KILL $cur_pids 2>/dev/null
+    [ -n "$keep" ] || rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# make_initramfs OUT [MODULES_DIR]: busybox + stage-1 /init, plus (stock
+# kernel) the modules needed to mount the 9p root and the overlay.
+make_initramfs() {
+    local out=$1 moddir=${2:-} d=$tmp/initramfs.$$
+    rm -rf "$d"
+    mkdir -p "$d/bin" "$d/modules" "$d/proc" "$d/sys" "$d/dev"
+    cp /bin/busybox "$d/bin/busybox"
+    cp "$here/initramfs-init.sh" "$d/init"
+    chmod 0755 "$d/init"
+    if [ -n "$moddir" ]; then
+        local kver base line path name
+        kver=$(basename "$moddir")
+        base=${moddir%/lib/modules/*}
+        # modprobe needs modules.dep; the extracted package has none.
+        [ -f "$moddir/modules.dep.bin" ] || depmod -b "$base" "$kver" ||
+            { log "depmod failed for $moddir"; return 1; }
+        : > "$d/modules.list"
+        # --show-depends prints "insmod PATH" lines, dependencies first.
+        for name in virtio_pci 9pnet_virtio 9p overlay; do
+            modprobe -d "$base" -S "$kver" --show-depends "$name" ||
+                { log "cannot resolve module $name"; return 1; }
+        done | while read -r line path _; do
+            [ "$line" = insmod ] || continue
+            local m=${path##*/}
+            case $m in
+                # busybox insmod does not read compressed modules.
+                *.ko.xz) m=${m%.xz}; [ -f "$d/modules/$m" ] || xz -dc "$path" > "$d/modules/$m" ;;
+                *.ko.zst) m=${m%.zst}; [ -f "$d/modules/$m" ] || zstd -qdc "$path" > "$d/modules/$m" ;;
+                *.ko.gz) m=${m%.gz}; [ -f "$d/modules/$m" ] || gzip -dc "$path" > "$d/modules/$m" ;;
+                *) [ -f "$d/modules/$m" ] || cp "$path" "$d/modules/$m" ;;
+            esac
+            grep -qx "$m" "$d/modules.list" || echo "$m" >> "$d/modules.list"
+        done
+    fi
+    (cd "$d" && find . | cpio -o -H newc --quiet | gzip -1) > "$out" || return 1
+    rm -rf "$d"
+}
+
+kernels=()
+declare -A kimage kmods kinitrd
+if [ "$kernel" = stock ] || [ "$kernel" = all ]; then
+    out=$("$here/fetch-kernel.sh") || { log "fetch-kernel.sh failed"; exit 2; }
+    kimage[stock]=$(sed -n 's/^VMLINUZ=//p' <<<"$out")
+    kmods[stock]=$(sed -n 's/^MODULES=//p' <<<"$out")
+    # Compressed modules need the matching tool on the host.
+    if [ -n "$(find "${kmods[stock]}/kernel/fs" -name '*.ko.xz' -print -quit)" ]; then
+        command -v xz >/dev/null || apt-get install -y xz-utils >&2
+    elif [ -n "$(find "${kmods[stock]}/kernel/fs" -name '*.ko.zst' -print -quit)" ]; then
+        command -v zstd >/dev/null || apt-get install -y zstd >&2
+    fi
+    kinitrd[stock]=$tmp/initrd-stock.gz
+    make_initramfs "${kinitrd[stock]}" "${kmods[stock]}" || { log "initramfs failed"; exit 2; }
+    kernels+=(stock)
+fi
+if [ "$kernel" = iommufd ] || [ "$kernel" = all ]; then
+    img=${VFIOD_IOMMUFD_KERNEL:-$repo/../shared/kernels/bzImage-6.12-iommufd}
+    if [ -f "$img" ]; then
+        kimage[iommufd]=$img
+        kmods[iommufd]=
+        kinitrd[iommufd]=$tmp/initrd-iommufd.gz
+        make_initramfs "${kinitrd[iommufd]}" || { log "initramfs failed"; exit 2; }
+        kernels+=(iommufd)
+    elif [ "$kernel" = iommufd ]; then
+        echo "skipping iommufd tier: kernel not found ($img)"
+        echo "0 passed, 1 failed"
+        exit 1
+    else
+        echo "skipping iommufd tier: kernel not found ($img)"
+    fi
+fi
+
+# ------------------------------------------------------------ one VM
+passed=0
+failed=0
+
+# run_vm KERNEL SCENARIO: boot, run, parse; adds to passed/failed.
+run_vm() {
+    local kname=$1 scenario=$2 vmdir qpid rpid start elapsed timed_out='' name
+    name=$(basename "$scenario" .sh)
+    vmdir=$(mktemp -d "$tmp/vm-$kname-$name.XXXXXX")
+    # Config for the guest's stage 2, read over 9p at the same path.
+    {
+        printf 'SCENARIO=%q\n' "$scenario"
+        printf 'VFIOD_SRC=%q\n' "$repo"
+        printf 'VFIOD_BUILD=%q\n' "$build"
+        printf 'VM_KERNEL=%q\n' "$kname"
+        printf 'VM_MODULES_DIR=%q\n' "${kmods[$kname]}"
+        printf 'VM_VERBOSE=%q\n' "$verbose"
+    } > "$vmdir/guest.env"
+
+    # Topology (see README.md): intel-iommu FIRST; two e1000e on the root
+    # bus (one group each); a pcie-pci-bridge whose devices share one group
+    # with it: two edu (DMA-capable, no host driver) and an e1000 present at
+    # boot so that the firmware sizes the bridge window for a later hot-add
+    # of another e1000 at addr 4; two root ports for hot-adding edu devices
+    # (separate groups). The 9p root device bypasses the vIOMMU (legacy
+    # virtio without iommu_platform), which is what we want for the root fs.
+    # Default ACPI hotplug is kept: with native hotplug shpchp would bind the
+    # bridge and make its group non-viable.
+    local args=(
+        -machine q35 -accel tcg -cpu max -m 1024 -smp 2
+        -nodefaults -display none -vga none -no-reboot
+        -device intel-iommu,intremap=on
+        -kernel "${kimage[$kname]}" -initrd "${kinitrd[$kname]}"
+        -append "console=ttyS0 intel_iommu=on quiet loglevel=4 panic=-1 mitigations=off tsc=reliable rdinit=/init vfiod_stage2=$here/guest-init.sh VFIOD_VM_CFG=$vmdir/guest.env"
+        -chardev "file,id=con,path=$vmdir/console.log" -serial chardev:con
+        -chardev "socket,id=qmpser,path=$vmdir/qmp-serial.sock,server=on,wait=off" -serial chardev:qmpser
+        -qmp "unix:$vmdir/qmp.sock,server=on,wait=off"
+        -fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap
+        -device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot,bus=pcie.0,addr=0x8
+        -netdev user,id=ne0,restrict=on -device e1000e,netdev=ne0,bus=pcie.0,addr=0x2
+        -netdev user,id=ne1,restrict=on -device e1000e,netdev=ne1,bus=pcie.0,addr=0x3
+        -device pcie-pci-bridge,id=br0,bus=pcie.0,addr=0x4
+        -device edu,bus=br0,addr=1
+        -device edu,bus=br0,addr=2
+        -netdev user,id=nb3,restrict=on -device e1000,netdev=nb3,bus=br0,addr=3
+        -device pcie-root-port,id=rp1,chassis=1,bus=pcie.0,addr=0x5
+        -device pcie-root-port,id=rp2,chassis=2,bus=pcie.0,addr=0x6
+    )
+    start=$(date +%s)
+    "$qemu" "${args[@]}" > "$vmdir/qemu.out" 2>&1 &
+    qpid=$!
+    python3 "$here/qmp-relay.py" --qmp "$vmdir/qmp.sock" --serial "$vmdir/qmp-serial.sock" \
+        --log "$vmdir/qmp-relay.log" > "$vmdir/relay.out" 2>&1 &
+    rpid=$!
+    cur_pids="$qpid $rpid"
+
+    # Overall timeout per boot: a hung guest is killed and counted as failed.
+    while kill -0 "$qpid" 2>/dev/null; do
+        if [ $(($(date +%s) - start)) -ge "$timeout" ]; then
+            timed_out=1
+            kill -TERM "$qpid" 2>/dev/null
+            sleep 2
+            kill -KILL "$qpid" 2>/dev/null
+            break
+        fi
+        sleep 0.5
+    done
+    wait "$qpid" 2>/dev/null
+    kill -TERM "$rpid" 2>/dev/null
+    wait "$rpid" 2>/dev/null
+    cur_pids=
+    elapsed=$(($(date +%s) - start))
+
+    local logf=$logdir/$kname-$name.log
+    tr -d '\r' < "$vmdir/console.log" > "$logf" 2>/dev/null
+    cp "$vmdir/qmp-relay.log" "$logdir/$kname-$name.qmp.log" 2>/dev/null
+
+    echo "=== [$kname] $name ($elapsed s) ==="
+    # Scenario output: from stage 2's "running" line up to the end marker.
+    local body rc npass nfail
+    body=$(sed -n '/^guest-init: kernel .* running /,/^@@VFIOD-VM-DONE/p' "$logf" |
+           grep -v '^@@VFIOD-VM-DONE')
+    if [ -n "$verbose" ]; then
+        cat "$logf"
+    elif [ -n "$body" ]; then
+        # Kernel messages (a panic, say) stay in the log file; the tail of
+        # the log is shown below when the guest did not finish.
+        printf '%s\n' "$body" | grep -v -e '^guest-init: kernel' -e '^\[ *[0-9]*\.[0-9]*\]' | sed 's/^/  /'
+    fi
+    npass=$(printf '%s\n' "$body" | grep -c '^ok - ')
+    nfail=$(printf '%s\n' "$body" | grep -c '^not ok - ')
+    rc=$(sed -n 's/^@@VFIOD-VM-DONE rc=\([0-9]*\)@@.*/\1/p' "$logf" | tail -n1)
+    if [ -z "$rc" ]; then
+        if [ -n "$timed_out" ]; then
+            echo "  not ok - [$kname] $name: guest timed out after $timeout s (killed)"
+        else
+            echo "  not ok - [$kname] $name: guest crashed or powered off without finishing"
+        fi
+        echo "  # last console lines ($logf):"
+        grep -v '^$' "$logf" | tail -n 25 | sed 's/^/  #   /'
+        sed 's/^/  # qemu: /' "$vmdir/qemu.out" | head -n 10
+        nfail=$((nfail + 1))
+    elif [ "$rc" != 0 ] && [ "$nfail" -eq 0 ]; then
+        echo "  not ok - [$kname] $name: scenario exited with status $rc"
+        [ -n "$body" ] || grep -B2 -A20 '^guest-init:' "$logf" | head -n 30 | sed 's/^/  #   /'
+        nfail=$((nfail + 1))
+    elif [ "$npass" -eq 0 ] && [ "$nfail" -eq 0 ]; then
+        echo "  not ok - [$kname] $name: scenario reported no results"
+        nfail=1
+    fi
+    echo "  ($npass passed, $nfail failed; log: $logf)"
+    passed=$((passed + npass))
+    failed=$((failed + nfail))
+    [ -n "$keep" ] && echo "  (VM directory kept: $vmdir)"
+}
+
+for k in "${kernels[@]}"; do
+    for s in "${scenarios[@]}"; do
+        run_vm "$k" "$s"
+    done
+done
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
