@@ -183,7 +183,9 @@ static int match_variant_alias(const char *alias_file, const char *vfio_modalias
         while (f && getline(&line, &size, f) > 0) {
                 char pattern[256], module[128];
 
-                if (sscanf(line, "alias %255s %127s", pattern, module) != 2 || !startswith(pattern, "vfio_pci:"))
+                /* vfio_pci's own alias matches everything; only a variant's says something. */
+                if (sscanf(line, "alias %255s %127s", pattern, module) != 2 || !startswith(pattern, "vfio_pci:") ||
+                    streq(module, "vfio_pci"))
                         continue;
                 if (fnmatch(pattern, vfio_modalias, 0) == 0) {
                         *ret = strdup(module);

@@ -112,7 +112,7 @@ check "/dev/vfio/$group is gone" test ! -e "/dev/vfio/$group"
 
 # --- safety: the default route's network device
 nic=$(for n in /sys/class/net/*; do
-    [ -e "$n/device" ] && case $(readlink -f "$n/device") in */0000:00:*) basename "$n" ;; esac
+    [ "$(basename "$(readlink -f "$n/device/driver" 2>/dev/null)")" = e1000e ] && basename "$n"
 done | head -n1)
 if [ -n "$nic" ]; then
     nic_dev=$(basename "$(readlink -f /sys/class/net/$nic/device)")
