@@ -3,6 +3,8 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 
 #include "log.h"
@@ -79,6 +81,7 @@ static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
 int worker_start(sd_event *event, worker_fn_t fn, void *fn_data, size_t result_size, uint64_t timeout_usec,
                  worker_done_t done, void *userdata, Worker **ret) {
         int fds[2] = { -EBADF, -EBADF }, r;
+        pid_t parent;
         Worker *w;
 
         w = calloc(1, sizeof(Worker));
@@ -97,12 +100,18 @@ int worker_start(sd_event *event, worker_fn_t fn, void *fn_data, size_t result_s
                 r = negative_errno();
                 goto fail;
         }
+        parent = getpid();
         w->pid = fork();
         if (w->pid < 0) {
                 r = negative_errno();
                 goto fail;
         }
         if (w->pid == 0) {
+                /* A daemon that dies mid-move is restarted and finishes the move from its intent
+                 * log; an orphaned worker must not race with that. */
+                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+                if (getppid() != parent)
+                        _exit(1);
                 safe_close(fds[0]);
                 run_child(fds[1], fn, fn_data, result_size);
         }

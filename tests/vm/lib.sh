@@ -254,3 +254,57 @@ run_as_user() {
     shift
     setpriv --reuid="$user" --regid="$(id -g "$user")" --init-groups -- "$@"
 }
+
+# ---------------------------------------------------------------- vfiod groups
+# group_state N: the state vfiod reports for group N.
+group_state() {
+    busctl --system get-property org.vfiod1 "/org/vfiod1/group/$1" org.vfiod1.Group State 2>/dev/null |
+        sed -n 's/^s "\(.*\)"$/\1/p'
+}
+
+# group_prop N PROPERTY: busctl's rendering of a Group property, e.g. 'b true'.
+group_prop() {
+    busctl --system get-property org.vfiod1 "/org/vfiod1/group/$1" org.vfiod1.Group "$2" 2>/dev/null
+}
+
+# group_settled N: the group is not in the middle of a move.
+group_settled() {
+    case $(group_state "$1") in host | vfio | leased | wedged) return 0 ;; esac
+    return 1
+}
+
+# endpoints_on N DRIVER: every endpoint of group N (bridges excepted) is on DRIVER ("" for none).
+endpoints_on() {
+    local d
+    for d in $(group_devices "$1"); do
+        [ "$(cat "/sys/bus/pci/devices/$d/class")" = 0x060400 ] && continue
+        [ "$(driver_of "$d")" = "$2" ] || return 1
+    done
+}
+
+# run_cli EXPECTED_EXIT NAME ARGS...: runs vfioctl ARGS; ok when it exits EXPECTED_EXIT and, when
+# that is a failure, says exactly one line on stderr. Leaves CLI_OUT and CLI_ERR behind.
+run_cli() {
+    local want=$1 name=$2 err rc
+    shift 2
+    err=$(mktemp)
+    CLI_OUT=$("$VFIOCTL" "$@" 2>"$err")
+    rc=$?
+    CLI_ERR=$(cat "$err")
+    rm -f "$err"
+    if [ "$rc" -ne "$want" ]; then
+        fail "$name" "vfioctl $* exited $rc, expected $want: $CLI_ERR"
+    elif [ "$want" -ne 0 ] && [ "$(printf '%s\n' "$CLI_ERR" | wc -l)" -ne 1 ]; then
+        fail "$name" "expected one line on stderr, got: $CLI_ERR"
+    else
+        ok "$name"
+    fi
+}
+
+# expect_in NAME TEXT PATTERN: ok when TEXT contains PATTERN (a shell glob).
+expect_in() {
+    case $2 in
+        *$3*) ok "$1" ;;
+        *) fail "$1" "expected '$3' in: $2" ;;
+    esac
+}

@@ -13,41 +13,6 @@ e1000=$(pci_find 0x8086 0x100e | head -n1)
 group=$(group_of "$edu")
 diag "bridge $bridge, edu $edu, e1000 $e1000, group $group"
 
-# The state the daemon reports for group N.
-group_state() {
-    busctl --system get-property org.vfiod1 "/org/vfiod1/group/$1" org.vfiod1.Group State 2>/dev/null |
-        sed -n 's/^s "\(.*\)"$/\1/p'
-}
-
-# Every endpoint of group N (bridges excepted) on driver $2 ("" for none)?
-endpoints_on() {
-    local d
-    for d in $(group_devices "$1"); do
-        [ "$d" = "$bridge" ] && continue
-        [ "$(driver_of "$d")" = "$2" ] || return 1
-    done
-}
-
-# run_cli EXPECTED_EXIT NAME ARGS...: vfioctl's exit code, and exactly one line on stderr when
-# it fails.
-run_cli() {
-    local want=$1 name=$2 out err rc
-    shift 2
-    err=$(mktemp)
-    out=$("$VFIOCTL" "$@" 2>"$err")
-    rc=$?
-    if [ "$rc" -ne "$want" ]; then
-        fail "$name" "vfioctl $* exited $rc, expected $want: $(cat "$err")"
-    elif [ "$want" -ne 0 ] && [ "$(wc -l < "$err")" -ne 1 ]; then
-        fail "$name" "expected one line on stderr, got: $(cat "$err")"
-    else
-        ok "$name"
-    fi
-    CLI_OUT=$out
-    CLI_ERR=$(cat "$err")
-    rm -f "$err"
-}
-
 start_vfiod --write-timeout=5 || { done_testing; exit; }
 
 # --- before: on the host
