@@ -8,6 +8,9 @@
 #include "manager-dbus.h"
 #include "vfiod-error.h"
 
+#define NAME_RETRIES 50
+#define NAME_RETRY_USEC (100 * 1000)
+
 /* One accepted option of an a{sv} dictionary. */
 typedef struct OptionSpec {
         const char *name;
@@ -485,6 +488,24 @@ static void on_inventory_event(Inventory *inv, InventoryEvent event, Group *g, D
         }
 }
 
+/* A predecessor that was killed may still own the name for a moment, until the bus notices
+ * its connection is gone; wait for that rather than fail a restart. */
+static int request_name(Manager *m) {
+        int r;
+
+        for (unsigned attempt = 0;; attempt++) {
+                r = sd_bus_request_name(m->bus, VFIOD_BUS_NAME, 0);
+                if (r != -EEXIST || attempt >= NAME_RETRIES)
+                        break;
+                if (attempt == 0)
+                        log_notice("The bus name " VFIOD_BUS_NAME " is still taken, waiting for it.");
+                (void) usleep(NAME_RETRY_USEC);
+        }
+        if (r < 0)
+                return log_error_errno(r, "Cannot own the bus name " VFIOD_BUS_NAME ": %m");
+        return 0;
+}
+
 int manager_bus_start(Manager *m) {
         int r;
 
@@ -509,8 +530,5 @@ int manager_bus_start(Manager *m) {
 
         inventory_set_observer(m->inventory, on_inventory_event, m);
 
-        r = sd_bus_request_name(m->bus, VFIOD_BUS_NAME, 0);
-        if (r < 0)
-                return log_error_errno(r, "Cannot own the bus name " VFIOD_BUS_NAME ": %m");
-        return 0;
+        return request_name(m);
 }

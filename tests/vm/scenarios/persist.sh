@@ -72,7 +72,7 @@ for d in sorted(os.listdir(base)):
 print("READY " + " ".join(drivers))
 PY
 listener=$!
-sleep 0.5
+check "the READY=1 listener is up" wait_for 30 test -S /run/notify.sock
 NOTIFY_SOCKET=/run/notify.sock start_vfiod
 wait "$listener"
 ready=$(cat /tmp/ready.out)
@@ -85,20 +85,24 @@ check_eq "Persistent is false" "b false" "$(group_prop "$group" Persistent)"
 check "the state file no longer lists the e1000" sh -c "! grep -q '$e1000' /var/lib/vfiod/assignments.json"
 check_eq "back on the host" e1000 "$(driver_of "$e1000")"
 
+kill_vfiod() {
+    [ -n "$VFIOD_PID" ] || return 0
+    kill -9 "$VFIOD_PID"
+    wait "$VFIOD_PID" 2>/dev/null
+}
+
 # --- SIGKILL in the middle of a move, at several points
 for delay in 0.02 0.1 0.25 0.5 1; do
     "$VFIOCTL" assign "$group" >/dev/null 2>&1 &
     sleep "$delay"
-    kill -9 "$VFIOD_PID"
-    wait "$VFIOD_PID" 2>/dev/null
+    kill_vfiod
     restart_settled
     check "killed ${delay}s into an assign: consistent ($(group_state "$group"))" consistent
     [ "$(group_state "$group")" = vfio ] || "$VFIOCTL" assign "$group" >/dev/null 2>&1
 
     "$VFIOCTL" unassign "$group" >/dev/null 2>&1 &
     sleep "$delay"
-    kill -9 "$VFIOD_PID"
-    wait "$VFIOD_PID" 2>/dev/null
+    kill_vfiod
     restart_settled
     check "killed ${delay}s into an unassign: consistent ($(group_state "$group"))" consistent
     [ "$(group_state "$group")" = host ] || "$VFIOCTL" unassign "$group" >/dev/null 2>&1
