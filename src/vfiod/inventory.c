@@ -33,11 +33,12 @@ GroupState group_state_from_string(const char *s) {
         return _GROUP_STATE_INVALID;
 }
 
-/* PCI-to-PCI and CardBus bridges (class 0x0604, 0x0609, 0x0607): vfio-pci refuses them and
- * they stay on pcieport or unbound. Host and ISA bridges are ordinary functions. */
+/* PCI-to-PCI and CardBus bridges (class 0x0604, 0x0609, 0x0607): vfio-pci refuses them and they
+ * stay on pcieport or unbound. Host bridges (0x0600) are the root complex itself: nobody assigns
+ * them, so they never move either. ISA and other bridges are ordinary functions. */
 bool device_is_bridge(const Device *d) {
         uint32_t cls = d->class >> 8;
-        return cls == 0x0604 || cls == 0x0609 || cls == 0x0607;
+        return cls == 0x0600 || cls == 0x0604 || cls == 0x0609 || cls == 0x0607;
 }
 
 bool device_on_vfio_driver(const Device *d) {

@@ -14,6 +14,23 @@ static int entry_path(const char *dir, uint32_t group, char **ret) {
         return asprintf(ret, "%s/group-%" PRIu32 ".json", dir, group) < 0 ? -ENOMEM : 0;
 }
 
+/* Makes the rename itself durable: a crash right after must not bring the old file back. */
+static int fsync_parent_dir(const char *path) {
+        _cleanup_free_ char *dir = strdup(path);
+        _cleanup_close_ int fd = -EBADF;
+        char *slash;
+
+        if (!dir)
+                return -ENOMEM;
+        slash = strrchr(dir, '/');
+        if (slash)
+                *(slash == dir ? slash + 1 : slash) = '\0';
+        fd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0 || fsync(fd) < 0)
+                return negative_errno();
+        return 0;
+}
+
 int json_write_file_atomic(const char *path, struct json_object *o) {
         _cleanup_free_ char *tmp = NULL;
         _cleanup_close_ int fd = -EBADF;
@@ -39,7 +56,7 @@ int json_write_file_atomic(const char *path, struct json_object *o) {
                 (void) unlink(tmp);
                 return r;
         }
-        return 0;
+        return fsync_parent_dir(path);
 }
 
 static struct json_object *json_string_or_null(const char *s) {

@@ -18,6 +18,8 @@ static void help(void) {
                "     --proc-root=DIR     Read procfs from DIR instead of /proc (tests)\n"
                "     --runtime-dir=DIR   Keep the intent log in DIR (default: /run/vfiod)\n"
                "     --state-dir=DIR     Keep persistent assignments in DIR (default: /var/lib/vfiod)\n"
+               "     --modules-dir=DIR   Look up vfio variant drivers in DIR/modules.alias\n"
+               "                         (default: /lib/modules/$(uname -r))\n"
                "     --write-timeout=SEC How long a kernel write may block before the group is\n"
                "                         declared wedged (default: 10)\n");
 }
@@ -47,6 +49,7 @@ static int parse_argv(int argc, char *argv[], ManagerOptions *o) {
                 ARG_RUNTIME_DIR,
                 ARG_STATE_DIR,
                 ARG_WRITE_TIMEOUT,
+                ARG_MODULES_DIR,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -58,6 +61,7 @@ static int parse_argv(int argc, char *argv[], ManagerOptions *o) {
                 { "runtime-dir", required_argument, NULL, ARG_RUNTIME_DIR },
                 { "state-dir", required_argument, NULL, ARG_STATE_DIR },
                 { "write-timeout", required_argument, NULL, ARG_WRITE_TIMEOUT },
+                { "modules-dir", required_argument, NULL, ARG_MODULES_DIR },
                 {},
         };
         uint32_t seconds;
@@ -91,6 +95,9 @@ static int parse_argv(int argc, char *argv[], ManagerOptions *o) {
                         break;
                 case ARG_STATE_DIR:
                         o->state_dir = optarg;
+                        break;
+                case ARG_MODULES_DIR:
+                        o->modules_dir = optarg;
                         break;
                 case ARG_WRITE_TIMEOUT:
                         if (group_id_parse(optarg, &seconds) < 0 || seconds == 0 || seconds > 3600)

@@ -66,8 +66,10 @@ int persist_load(const char *dir, PersistSet *ret) {
         if (r < 0)
                 return r;
         if (access(path, F_OK) < 0) {
+                if (errno != ENOENT)
+                        return negative_errno();
                 *ret = s;
-                return errno == ENOENT ? 0 : negative_errno();
+                return 0;
         }
         o = json_object_from_file(path);
         if (!o || !json_object_object_get_ex(o, "devices", &devices) ||

@@ -60,7 +60,7 @@ class Device:
 
     @property
     def is_bridge(self):
-        return (self.cls >> 8) in (0x0604, 0x0607, 0x0609)
+        return (self.cls >> 8) in (0x0600, 0x0604, 0x0607, 0x0609)
 
 
 class Spec:

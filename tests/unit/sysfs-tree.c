@@ -363,3 +363,84 @@ int sysfs_tree_add_groups(SysfsTree *t, unsigned n) {
         }
         return 0;
 }
+
+int sysfs_tree_mkdir(SysfsTree *t, const char *relative_path) {
+        _cleanup_free_ char *path = path_join(t, "%s", relative_path);
+
+        if (!path)
+                return -ENOMEM;
+        return mkdir_p(path);
+}
+
+int sysfs_tree_link(SysfsTree *t, const char *relative_link, const char *relative_target) {
+        _cleanup_free_ char *link = NULL, *parent = NULL, *root = NULL, *real_parent = NULL, *target = NULL;
+        const char *below;
+        size_t depth = 0, len;
+        char *slash;
+        int r;
+
+        link = path_join(t, "%s", relative_link);
+        parent = link ? strdup(link) : NULL;
+        if (!parent)
+                return -ENOMEM;
+        slash = strrchr(parent, '/');
+        *slash = '\0';
+        r = mkdir_p(parent);
+        if (r < 0)
+                return r;
+
+        /* Count from where the link really is: its parent may be reached through a link itself
+         * (class/net/br0/lower_eth0 lives in devices/virtual/net/br0). */
+        root = realpath(t->root, NULL);
+        if (!root)
+                return negative_errno();
+        real_parent = realpath(parent, NULL);
+        if (!real_parent)
+                return negative_errno();
+        below = startswith(real_parent, root);
+        if (!below || (*below != '\0' && *below != '/'))
+                return -EXDEV;
+        for (const char *p = below; *p; p++)
+                if (*p == '/')
+                        depth++;
+
+        len = depth * 3 + strlen(relative_target) + 1;
+        target = malloc(len);
+        if (!target)
+                return -ENOMEM;
+        target[0] = '\0';
+        for (size_t i = 0; i < depth; i++)
+                strcat(target, "../");
+        strcat(target, relative_target);
+        if (symlink(target, link) < 0)
+                return negative_errno();
+        return 0;
+}
+
+int sysfs_tree_add_block_device(SysfsTree *t, const char *device_path, unsigned major, unsigned minor) {
+        _cleanup_free_ char *dir = NULL, *link = NULL;
+        int r;
+
+        dir = path_join(t, "%s", device_path);
+        if (!dir || asprintf(&link, "dev/block/%u:%u", major, minor) < 0)
+                return -ENOMEM;
+        r = mkdir_p(dir);
+        if (r >= 0)
+                r = write_attr(dir, "dev", "%u:%u\n", major, minor);
+        if (r >= 0)
+                r = sysfs_tree_link(t, link, device_path);
+        return r;
+}
+
+int sysfs_tree_add_net_device(SysfsTree *t, const char *device_path, const char *ifname) {
+        _cleanup_free_ char *dir = NULL, *link = NULL;
+        int r;
+
+        dir = path_join(t, "%s", device_path);
+        if (!dir || asprintf(&link, "class/net/%s", ifname) < 0)
+                return -ENOMEM;
+        r = mkdir_p(dir);
+        if (r >= 0)
+                r = sysfs_tree_link(t, link, device_path);
+        return r;
+}

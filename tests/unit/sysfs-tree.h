@@ -60,3 +60,22 @@ int sysfs_tree_add_groups(SysfsTree *t, unsigned n);
 
 /* The address sysfs_tree_add_groups() gives to number i. */
 void sysfs_tree_nth_address(unsigned i, char ret[static 17]);
+
+/* The parts of sysfs around the PCI devices that the safety checks follow. Paths are relative
+ * to the root; a device path is where the kernel keeps the device, e.g.
+ * "devices/pci0000:00/0000:00:1c.0/0000:01:00.0/nvme/nvme0/nvme0n1" (the PCI addresses on it are
+ * what a resolved link names). */
+
+/* Creates a directory and its parents below the root. */
+int sysfs_tree_mkdir(SysfsTree *t, const char *relative_path);
+
+/* Creates the symlink relative_link (and its parent directories) pointing at relative_target,
+ * written as a relative link the way the kernel writes them. The target need not exist yet. */
+int sysfs_tree_link(SysfsTree *t, const char *relative_link, const char *relative_target);
+
+/* A block device: its directory at device_path with a "dev" file ("MAJ:MIN\n"), and the link
+ * dev/block/MAJ:MIN to it. */
+int sysfs_tree_add_block_device(SysfsTree *t, const char *device_path, unsigned major, unsigned minor);
+
+/* A network interface: its directory at device_path, and the link class/net/IFNAME to it. */
+int sysfs_tree_add_net_device(SysfsTree *t, const char *device_path, const char *ifname);
