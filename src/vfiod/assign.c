@@ -5,6 +5,7 @@
 #include <stdarg.h>
 
 #include "assign.h"
+#include "error-message.h"
 #include "journal.h"
 #include "log.h"
 #include "macro.h"
@@ -47,24 +48,6 @@ static bool group_is_claimed(const Group *g) {
         return g->claimed && (g->state == GROUP_VFIO || g->state == GROUP_LEASED ||
                               g->state == GROUP_RELEASING || g->state == GROUP_ASSIGNING);
 }
-
-static int set_message(char **ret, const char *format, ...) _printf_(2, 3);
-static int set_message(char **ret, const char *format, ...) {
-        va_list ap;
-        int r;
-
-        if (!ret)
-                return 0;
-        va_start(ap, format);
-        r = vasprintf(ret, format, ap);
-        va_end(ap);
-        if (r < 0)
-                *ret = NULL;
-        return 0;
-}
-
-/* Fails with -error and a message, in one step. */
-#define refuse(ret_message, error, ...) (set_message(ret_message, __VA_ARGS__), -abs(error))
 
 int assign_safety_verdict(Manager *m, Group *g, char **ret) {
         uint64_t now;
@@ -122,18 +105,18 @@ static int check_assignable(Manager *m, Group *g, bool force, char **ret_message
         int r;
 
         if (g->transition || g->state == GROUP_ASSIGNING || g->state == GROUP_UNASSIGNING)
-                return refuse(ret_message, EBUSY, "IOMMU group %" PRIu32 " is being moved.", g->id);
+                return set_error_message(ret_message, -EBUSY, "IOMMU group %" PRIu32 " is being moved.", g->id);
         if (g->state == GROUP_WEDGED)
-                return refuse(ret_message, ENOTRECOVERABLE, "IOMMU group %" PRIu32 " is wedged.", g->id);
+                return set_error_message(ret_message, -ENOTRECOVERABLE, "IOMMU group %" PRIu32 " is wedged.", g->id);
         if (g->state != GROUP_HOST)
-                return refuse(ret_message, EALREADY, "IOMMU group %" PRIu32 " is already assigned (%s).", g->id,
+                return set_error_message(ret_message, -EALREADY, "IOMMU group %" PRIu32 " is already assigned (%s).", g->id,
                               group_state_to_string(g->state));
 
         FOREACH_ARRAY(i, g->devices, g->n_devices) {
                 Device *d = *i;
                 if (device_is_bridge(d) && d->driver && !streq(d->driver, "pcieport") &&
                     !streq(d->driver, "pci-stub"))
-                        return refuse(ret_message, EXDEV,
+                        return set_error_message(ret_message, -EXDEV,
                                       "Bridge %s is bound to %s, which keeps IOMMU group %" PRIu32
                                       " from being used by VFIO.",
                                       d->address, d->driver, g->id);
@@ -143,10 +126,10 @@ static int check_assignable(Manager *m, Group *g, bool force, char **ret_message
                 return 0;
         r = assign_safety_verdict(m, g, &unsafe);
         if (r < 0)
-                return refuse(ret_message, r, "Cannot check whether the host needs IOMMU group %" PRIu32 ": %s",
+                return set_error_message(ret_message, r, "Cannot check whether the host needs IOMMU group %" PRIu32 ": %s",
                               g->id, strerror(-r));
         if (unsafe)
-                return refuse(ret_message, ECANCELED,
+                return set_error_message(ret_message, -ECANCELED,
                               "Refusing to assign IOMMU group %" PRIu32 ", the host needs it: %s (use force to "
                               "override).",
                               g->id, unsafe);
@@ -159,10 +142,10 @@ int assign_plan(Manager *m, Group *g, bool force, DeviceMove **ret_moves, size_t
 
         r = plan_moves(m, g, ret_moves, ret_n);
         if (r < 0)
-                return refuse(ret_message, r, "Cannot plan the move: %s", strerror(-r));
+                return set_error_message(ret_message, r, "Cannot plan the move: %s", strerror(-r));
         endpoints = *ret_n;
         if (endpoints == 0)
-                return refuse(ret_message, EXDEV, "IOMMU group %" PRIu32 " has no endpoint to assign.", g->id);
+                return set_error_message(ret_message, -EXDEV, "IOMMU group %" PRIu32 " has no endpoint to assign.", g->id);
         return check_assignable(m, g, force, ret_message);
 }
 
@@ -391,7 +374,7 @@ static int transition_begin(Transition *t, Group *g, bool to_vfio, GroupState st
         if (r < 0) {
                 t->done = NULL;
                 transition_free(t);
-                return refuse(ret_message, r, "Cannot start moving IOMMU group %" PRIu32 ": %s", g->id,
+                return set_error_message(ret_message, r, "Cannot start moving IOMMU group %" PRIu32 ": %s", g->id,
                               strerror(-r));
         }
         g->transition = t;
@@ -415,7 +398,7 @@ int assign_start(Manager *m, Group *g, const AssignOptions *o, transition_done_t
         r = transition_new(m, g, moves, n, done, userdata, &t);
         if (r < 0) {
                 device_moves_free(moves, n);
-                return refuse(ret_message, r, "Out of memory.");
+                return set_error_message(ret_message, r, "Out of memory.");
         }
         t->persist_add = o->persist;
         set_original_drivers(m, g, moves, n, true);
@@ -459,21 +442,21 @@ int unassign_start(Manager *m, Group *g, const UnassignOptions *o, transition_do
         int r;
 
         if (g->transition && g->state == GROUP_WEDGED)
-                return refuse(ret_message, ENOTRECOVERABLE,
+                return set_error_message(ret_message, -ENOTRECOVERABLE,
                               "IOMMU group %" PRIu32 " is wedged: a kernel write has not returned yet.", g->id);
         if (g->transition || g->state == GROUP_ASSIGNING || g->state == GROUP_UNASSIGNING)
-                return refuse(ret_message, EBUSY, "IOMMU group %" PRIu32 " is being moved.", g->id);
+                return set_error_message(ret_message, -EBUSY, "IOMMU group %" PRIu32 " is being moved.", g->id);
         if (g->state == GROUP_LEASED || g->state == GROUP_RELEASING)
-                return refuse(ret_message, EBUSY, "IOMMU group %" PRIu32 " is leased.", g->id);
+                return set_error_message(ret_message, -EBUSY, "IOMMU group %" PRIu32 " is leased.", g->id);
         if (g->state == GROUP_HOST)
-                return refuse(ret_message, ENOTCONN, "IOMMU group %" PRIu32 " is not assigned.", g->id);
+                return set_error_message(ret_message, -ENOTCONN, "IOMMU group %" PRIu32 " is not assigned.", g->id);
 
         r = unassign_moves(g, &moves, &n);
         if (r >= 0)
                 r = transition_new(m, g, moves, n, done, userdata, &t);
         if (r < 0) {
                 device_moves_free(moves, n);
-                return refuse(ret_message, r, "Out of memory.");
+                return set_error_message(ret_message, r, "Out of memory.");
         }
         t->persist_remove = o->persist;
         return transition_begin(t, g, false, GROUP_UNASSIGNING, ret_message);

@@ -2,6 +2,7 @@
 /* Owns: the sysfs writes that move devices between drivers (driver_override, unbind, probe, bind). */
 
 #include <fcntl.h>
+#include <limits.h>
 #include <fnmatch.h>
 #include <sys/wait.h>
 
@@ -61,16 +62,25 @@ int bind_set_override(const char *root, const char *address, const char *driver)
         return write_device_attr(root, address, "driver_override", driver ?: "\n");
 }
 
+/* Only the driver link: the moves read it several times per device, nothing else. */
 static int read_driver(const char *root, const char *address, char **ret) {
-        SysfsDevice d;
-        int r;
+        _cleanup_free_ char *link = NULL;
+        char target[PATH_MAX];
+        ssize_t n;
 
-        r = sysfs_read_device(root, address, &d);
-        if (r < 0)
-                return r;
-        *ret = TAKE_PTR(d.driver);
-        sysfs_device_done(&d);
-        return 0;
+        if (asprintf(&link, "%s/bus/pci/devices/%s/driver", root, address) < 0)
+                return -ENOMEM;
+        n = readlink(link, target, sizeof(target) - 1);
+        if (n < 0) {
+                if (errno != ENOENT)
+                        return negative_errno();
+                /* No link: unbound, or the device is gone altogether. */
+                *ret = NULL;
+                return sysfs_device_exists(root, address) ? 0 : -ENODEV;
+        }
+        target[n] = '\0';
+        *ret = strdup(strrchr(target, '/') ? strrchr(target, '/') + 1 : target);
+        return *ret ? 0 : -ENOMEM;
 }
 
 static int unbind_device(const char *root, const char *address) {

@@ -4,6 +4,8 @@
 #include <inttypes.h>
 
 #include "assign.h"
+#include "holders.h"
+#include "lease.h"
 #include "log.h"
 #include "manager-dbus.h"
 
@@ -96,15 +98,43 @@ static Manager *current_manager(sd_bus *bus) {
         return sd_bus_slot_get_userdata(sd_bus_get_current_slot(bus));
 }
 
-/* Leases and holders come with the fd broker; until then the daemon truthfully has none. */
 static int property_get_lease(sd_bus *bus, const char *path, const char *interface, const char *property,
                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        return sd_bus_message_append(reply, "o", "/");
+        _cleanup_free_ char *p = NULL;
+        Group *g = userdata;
+        Lease *l = g->lease ? manager_get_lease(current_manager(bus), g->lease) : NULL;
+        int r;
+
+        if (!l)
+                return sd_bus_message_append(reply, "o", "/");
+        r = lease_bus_path(l, &p);
+        if (r < 0)
+                return r;
+        return sd_bus_message_append(reply, "o", p);
 }
 
 static int property_get_holders(sd_bus *bus, const char *path, const char *interface, const char *property,
                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        return sd_bus_message_append(reply, "a(us)", 0);
+        _cleanup_strv_free_ char **paths = NULL;
+        _cleanup_free_ Holder *holders = NULL;
+        Manager *m = current_manager(bus);
+        size_t n_paths, n = 0;
+        int r;
+
+        r = group_holder_paths(m, userdata, &paths, &n_paths);
+        if (r >= 0)
+                r = holders_scan(m->proc_root, paths, n_paths, &holders, &n);
+        if (r < 0)
+                log_debug_errno(r, "Cannot scan for holders: %m");
+        r = sd_bus_message_open_container(reply, 'a', "(us)");
+        if (r < 0)
+                return r;
+        FOREACH_ARRAY(h, holders, n) {
+                r = sd_bus_message_append(reply, "(us)", (uint32_t) h->pid, h->comm);
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(reply);
 }
 
 static int property_get_persistent(sd_bus *bus, const char *path, const char *interface, const char *property,

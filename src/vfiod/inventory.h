@@ -45,6 +45,7 @@ struct Group {
         GroupState state;
         Transition *transition; /* the move under way, if any (owned by assign.c) */
         bool claimed;           /* the daemon assigned it (or took it over from its intent log) */
+        unsigned lease;         /* the id of the lease on it, 0 when none */
         Device **devices; /* sorted by address */
         size_t n_devices;
         ReservedRegion *regions;

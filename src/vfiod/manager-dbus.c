@@ -4,6 +4,7 @@
 #include <inttypes.h>
 
 #include "assign.h"
+#include "lease.h"
 #include "log.h"
 #include "manager-dbus.h"
 #include "vfiod-error.h"
@@ -70,8 +71,7 @@ static int parse_options(sd_bus_message *message, const OptionSpec *specs, size_
         return sd_bus_message_exit_container(message);
 }
 
-/* Changing assignments is for root until the policy engine lands (rules, polkit). */
-static int check_admin(sd_bus_message *message, sd_bus_error *error) {
+int bus_sender_is_root(sd_bus_message *message) {
         _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
         uid_t uid;
         int r;
@@ -81,7 +81,16 @@ static int check_admin(sd_bus_message *message, sd_bus_error *error) {
                 r = sd_bus_creds_get_euid(creds, &uid);
         if (r < 0)
                 return r;
-        if (uid != 0)
+        return uid == 0;
+}
+
+/* Changing assignments is for root until the policy engine lands (rules, polkit). */
+static int check_admin(sd_bus_message *message, sd_bus_error *error) {
+        int r = bus_sender_is_root(message);
+
+        if (r < 0)
+                return r;
+        if (r == 0)
                 return vfiod_error_set(error, -EACCES, "Only root may change device assignments.");
         return 0;
 }
@@ -395,6 +404,106 @@ static int method_get_device(sd_bus_message *message, void *userdata, sd_bus_err
         return sd_bus_reply_method_return(message, "o", path);
 }
 
+static int append_fd(sd_bus_message *reply, const char *name, int fd) {
+        return sd_bus_message_append(reply, "{sh}", name, fd);
+}
+
+static int append_lease_fds(sd_bus_message *reply, const Lease *l) {
+        int r = 0;
+
+        if (l->grant) /* the client opens the node itself */
+                return 0;
+        if (l->container->model == IOMMU_IOMMUFD) {
+                r = append_fd(reply, "iommufd", l->container->fd);
+                for (size_t i = 0; r >= 0 && i < l->n_devices; i++) {
+                        _cleanup_free_ char *name = NULL;
+                        if (asprintf(&name, "device:%s", l->device_addresses[i]) < 0)
+                                return -ENOMEM;
+                        r = append_fd(reply, name, l->device_fds[i]);
+                }
+                return r;
+        }
+        r = append_fd(reply, "container", l->container->fd);
+        if (r >= 0)
+                r = append_fd(reply, "group", l->group_fd);
+        return r;
+}
+
+static int reply_lease(sd_bus_message *message, const Lease *l) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        r = lease_bus_path(l, &path);
+        if (r >= 0)
+                r = sd_bus_message_new_method_return(message, &reply);
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "o", path);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "{sh}");
+        if (r >= 0)
+                r = append_lease_fds(reply, l);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_acquire(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        _cleanup_free_ char *why = NULL;
+        const char *key = "", *interface = "auto", *access = "fd", *target;
+        const OptionSpec specs[] = {
+                { "container", 's', &key },
+                { "interface", 's', &interface },
+                { "access", 's', &access },
+        };
+        AcquireRequest req = {};
+        Manager *m = userdata;
+        Lease *l;
+        Group *g;
+        int r;
+
+        r = sd_bus_message_read(message, "s", &target);
+        if (r < 0)
+                return r;
+        r = parse_options(message, specs, ELEMENTSOF(specs), error);
+        if (r < 0)
+                return r;
+        req.interface = lease_interface_from_string(interface);
+        if (req.interface < 0)
+                return vfiod_error_set(error, -EBADRQC, "Unknown interface '%s' (auto, group or iommufd).", interface);
+        if (!streq(access, "fd") && !streq(access, "grant"))
+                return vfiod_error_set(error, -EBADRQC, "Unknown access '%s' (fd or grant).", access);
+        req.grant = streq(access, "grant");
+        req.sharing_key = key;
+
+        r = sd_bus_query_sender_creds(message, SD_BUS_CREDS_EUID | SD_BUS_CREDS_PID | SD_BUS_CREDS_AUGMENT, &creds);
+        if (r >= 0)
+                r = sd_bus_creds_get_euid(creds, &req.uid);
+        if (r >= 0)
+                r = sd_bus_creds_get_pid(creds, &req.pid);
+        if (r < 0)
+                return r;
+        req.owner = sd_bus_message_get_sender(message);
+        if (!req.owner)
+                return -ENXIO;
+
+        r = resolve_target(m, target, &g, error);
+        if (r < 0)
+                return r;
+        if (req.uid != 0)
+                return vfiod_error_set(error, -EACCES, "Not allowed to acquire IOMMU group %" PRIu32 ".", g->id);
+
+        r = lease_acquire(m, g, &req, &l, &why);
+        if (r < 0) {
+                log_info("Acquire %s by %s refused: %s", target, req.owner, strempty(why));
+                return vfiod_error_set(error, r, "%s", why ?: strerror(-r));
+        }
+        return reply_lease(message, l);
+}
+
 static int property_get_iommu_backends(sd_bus *bus, const char *path, const char *interface,
                                        const char *property, sd_bus_message *reply, void *userdata,
                                        sd_bus_error *error) {
@@ -444,6 +553,8 @@ static const sd_bus_vtable manager_vtable[] = {
                                 method_assign, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Unassign", SD_BUS_ARGS("s", target, "a{sv}", options), SD_BUS_NO_RESULT,
                                 method_unassign, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Acquire", SD_BUS_ARGS("s", target, "a{sv}", options),
+                                SD_BUS_RESULT("o", lease, "a{sh}", fds), method_acquire, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("PlanAssign", SD_BUS_ARGS("s", target, "a{sv}", options),
                                 SD_BUS_RESULT("o", group, "a(sss)", moves, "s", error, "s", message),
                                 method_plan_assign, SD_BUS_VTABLE_UNPRIVILEGED),
@@ -524,6 +635,12 @@ int manager_bus_start(Manager *m) {
         r = device_bus_register(m);
         if (r < 0)
                 return log_error_errno(r, "Cannot export the devices: %m");
+        r = lease_bus_register(m);
+        if (r < 0)
+                return log_error_errno(r, "Cannot export the leases: %m");
+        r = container_bus_register(m);
+        if (r < 0)
+                return log_error_errno(r, "Cannot export the containers: %m");
         r = sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
         if (r < 0)
                 return log_error_errno(r, "Cannot attach the bus to the event loop: %m");

@@ -9,6 +9,8 @@
 #define VFIOD_OBJECT_PATH "/org/vfiod1"
 #define VFIOD_GROUP_PATH_PREFIX "/org/vfiod1/group"
 #define VFIOD_DEVICE_PATH_PREFIX "/org/vfiod1/device"
+#define VFIOD_LEASE_PATH_PREFIX "/org/vfiod1/lease"
+#define VFIOD_CONTAINER_PATH_PREFIX "/org/vfiod1/container"
 
 /* Connects to the system bus, exports every object and takes the bus name. */
 int manager_bus_start(Manager *m);
@@ -19,6 +21,16 @@ int group_bus_register(Manager *m);
 void group_bus_emit_changed(Manager *m, Group *g);
 /* A device that appeared in (or got a host driver in) a claimed group is being kept on vfio. */
 void manager_bus_emit_hotplug_blocked(Manager *m, Group *g, Device *d);
+
+/* lease-dbus.c */
+int lease_bus_register(Manager *m);
+
+/* container-dbus.c */
+int container_bus_register(Manager *m);
+void container_bus_emit_changed(Manager *m, struct Container *c);
+
+/* Whether the sender of message is root (the admin). */
+int bus_sender_is_root(sd_bus_message *message);
 
 /* device-dbus.c */
 int device_bus_path(const Device *d, char **ret);

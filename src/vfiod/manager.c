@@ -6,6 +6,8 @@
 #include <systemd/sd-daemon.h>
 
 #include "assign.h"
+#include "container.h"
+#include "lease.h"
 #include "log.h"
 #include "manager-dbus.h"
 #include "manager.h"
@@ -49,6 +51,8 @@ Manager *manager_free(Manager *m) {
                 return NULL;
         if (m->inventory)
                 assign_release_all(m);
+        leases_free_all(m);
+        containers_free_all(m);
         device_monitor_free(m->device_monitor);
         sd_bus_flush_close_unref(m->bus);
         inventory_free(m->inventory);

@@ -42,6 +42,14 @@ typedef struct Manager {
         SafetyReport safety;     /* host-critical devices, rescanned when older than a second */
         uint64_t safety_usec;
         Claim *claims;           /* hotplugged devices being moved off host drivers */
+        struct Lease **leases;
+        size_t n_leases;
+        unsigned last_lease_id;
+        struct Container **containers;
+        size_t n_containers;
+        unsigned last_container_id;
+        bool per_group_containers; /* configuration: never share containers */
+        bool allow_noiommu;
         unsigned startup_moves;  /* moves that must finish before READY=1 */
         bool ready;
 } Manager;

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Owns: finding the processes that hold VFIO nodes open. */
+
+#include <ctype.h>
+#include <limits.h>
+
+#include "holders.h"
+#include "macro.h"
+#include "sysfs.h"
+
+static bool fd_targets_any(const char *fd_dir, char *const *paths, size_t n_paths) {
+        _cleanup_closedir_ DIR *d = opendir(fd_dir);
+        struct dirent *de;
+
+        while (d && (de = readdir(d))) {
+                char link[PATH_MAX], target[PATH_MAX];
+                ssize_t k;
+
+                if (de->d_name[0] == '.' || snprintf(link, sizeof(link), "%s/%s", fd_dir, de->d_name) >= (int) sizeof(link))
+                        continue;
+                k = readlink(link, target, sizeof(target) - 1);
+                if (k < 0)
+                        continue; /* the fd closed, or the process went */
+                target[k] = '\0';
+                for (size_t i = 0; i < n_paths; i++)
+                        if (streq(target, paths[i]))
+                                return true;
+        }
+        return false;
+}
+
+static void read_comm(const char *proc_root, pid_t pid, char comm[static 16]) {
+        _cleanup_free_ char *path = NULL, *text = NULL;
+
+        comm[0] = '\0';
+        if (asprintf(&path, "%s/%d/comm", proc_root, (int) pid) < 0 || read_full_file(path, &text) < 0)
+                return;
+        text[strcspn(text, "\n")] = '\0';
+        snprintf(comm, 16, "%s", text);
+}
+
+int holders_scan(const char *proc_root, char *const *paths, size_t n_paths, Holder **ret, size_t *ret_n) {
+        _cleanup_closedir_ DIR *d = opendir(proc_root);
+        _cleanup_free_ Holder *holders = NULL;
+        pid_t self = getpid();
+        struct dirent *de;
+        size_t n = 0;
+
+        if (!d)
+                return negative_errno();
+        while (n_paths > 0 && (de = readdir(d))) {
+                char fd_dir[PATH_MAX];
+                Holder *a;
+                pid_t pid;
+
+                if (!isdigit((unsigned char) de->d_name[0]))
+                        continue;
+                pid = (pid_t) atoi(de->d_name);
+                if (pid == self)
+                        continue;
+                snprintf(fd_dir, sizeof(fd_dir), "%s/%s/fd", proc_root, de->d_name);
+                if (!fd_targets_any(fd_dir, paths, n_paths))
+                        continue;
+                a = reallocarray(holders, n + 1, sizeof(Holder));
+                if (!a)
+                        return -ENOMEM;
+                holders = a;
+                holders[n].pid = pid;
+                read_comm(proc_root, pid, holders[n].comm);
+                n++;
+        }
+        *ret = TAKE_PTR(holders);
+        *ret_n = n;
+        return 0;
+}

@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Kernel-facing: which processes hold a group, found in /proc/PID/fd (group nodes /dev/vfio/N and
+ * VFIO cdevs). Device fds of the legacy interface are anonymous inodes and name no group; their
+ * holders also hold the group file open through the kernel, but not as an fd: they are found
+ * through the lease's own processes instead. */
+
+#include <stddef.h>
+#include <sys/types.h>
+
+typedef struct Holder {
+        pid_t pid;
+        char comm[16];
+} Holder;
+
+/* Every process but ourselves with an open fd whose target is one of paths. */
+int holders_scan(const char *proc_root, char *const *paths, size_t n_paths, Holder **ret, size_t *ret_n);

@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Owns: the org.vfiod1.Lease objects, views of the lease table. */
+
+#include <inttypes.h>
+
+#include "lease.h"
+#include "log.h"
+#include "manager-dbus.h"
+#include "vfiod-error.h"
+
+int lease_bus_path(const Lease *l, char **ret) {
+        return asprintf(ret, VFIOD_LEASE_PATH_PREFIX "/%u", l->id) < 0 ? -ENOMEM : 0;
+}
+
+static int lease_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
+                             sd_bus_error *error) {
+        _cleanup_free_ char *id_text = NULL;
+        Manager *m = userdata;
+        uint32_t id;
+        Lease *l;
+        int r;
+
+        r = sd_bus_path_decode(path, VFIOD_LEASE_PATH_PREFIX, &id_text);
+        if (r <= 0)
+                return r;
+        if (group_id_parse(id_text, &id) < 0)
+                return 0;
+        l = manager_get_lease(m, id);
+        if (!l)
+                return 0;
+        *found = l;
+        return 1;
+}
+
+static int lease_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error) {
+        Manager *m = userdata;
+        _cleanup_strv_free_ char **l = calloc(m->n_leases + 1, sizeof(char *));
+
+        if (!l)
+                return -ENOMEM;
+        for (size_t i = 0; i < m->n_leases; i++)
+                if (lease_bus_path(m->leases[i], &l[i]) < 0)
+                        return -ENOMEM;
+        *nodes = TAKE_PTR(l);
+        return 1;
+}
+
+static int property_get_id(sd_bus *bus, const char *path, const char *interface, const char *property,
+                           sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Lease *l = userdata;
+        char id[16];
+
+        snprintf(id, sizeof(id), "%u", l->id);
+        return sd_bus_message_append(reply, "s", id);
+}
+
+static int property_get_groups(sd_bus *bus, const char *path, const char *interface, const char *property,
+                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Lease *l = userdata;
+        return sd_bus_message_append(reply, "au", 1, l->group);
+}
+
+static int property_get_container(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                  sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        _cleanup_free_ char *p = NULL;
+        Lease *l = userdata;
+        int r;
+
+        if (!l->container)
+                return sd_bus_message_append(reply, "o", "/");
+        r = container_bus_path(l->container, &p);
+        if (r < 0)
+                return r;
+        return sd_bus_message_append(reply, "o", p);
+}
+
+static int property_get_state(sd_bus *bus, const char *path, const char *interface, const char *property,
+                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Lease *l = userdata;
+        return sd_bus_message_append(reply, "s", lease_state_to_string(l->state));
+}
+
+static int property_get_access(sd_bus *bus, const char *path, const char *interface, const char *property,
+                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Lease *l = userdata;
+        return sd_bus_message_append(reply, "s", l->grant ? "grant" : "fd");
+}
+
+/* The owner or an admin may end a lease. */
+static int method_release(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Lease *l = userdata;
+        int r;
+
+        if (!streq_ptr(sd_bus_message_get_sender(message), l->owner)) {
+                r = bus_sender_is_root(message);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        return vfiod_error_set(error, -EACCES, "Only the owner of lease %u or root may release it.",
+                                               l->id);
+        }
+        lease_end(l, "released");
+        return sd_bus_reply_method_return(message, NULL);
+}
+
+static const sd_bus_vtable lease_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Id", "s", property_get_id, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Groups", "au", property_get_groups, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Owner", "s", NULL, offsetof(Lease, owner), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Uid", "u", NULL, offsetof(Lease, uid), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Pid", "u", NULL, offsetof(Lease, pid), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Container", "o", property_get_container, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Access", "s", property_get_access, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("State", "s", property_get_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("DeadlineUSec", "t", NULL, offsetof(Lease, deadline_usec), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_METHOD("Release", NULL, NULL, method_release, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_SIGNAL_WITH_ARGS("ReleaseRequested", SD_BUS_ARGS("s", reason, "t", deadline_usec), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("Revoked", SD_BUS_ARGS("s", reason), 0),
+        SD_BUS_VTABLE_END,
+};
+
+int lease_bus_register(Manager *m) {
+        int r;
+
+        r = sd_bus_add_fallback_vtable(m->bus, NULL, VFIOD_LEASE_PATH_PREFIX, "org.vfiod1.Lease", lease_vtable,
+                                       lease_object_find, m);
+        if (r < 0)
+                return r;
+        return sd_bus_add_node_enumerator(m->bus, NULL, VFIOD_LEASE_PATH_PREFIX, lease_node_enumerator, m);
+}

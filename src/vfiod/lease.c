@@ -1,0 +1,338 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Owns: the lease table, what each lease holds, and when a lease ends. */
+
+#include <inttypes.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include "error-message.h"
+#include "holders.h"
+#include "lease.h"
+#include "log.h"
+#include "macro.h"
+#include "manager-dbus.h"
+#include "manager.h"
+
+#define HOLDER_POLL_USEC (1000 * 1000)
+
+static const char *const lease_interface_table[_LEASE_INTERFACE_MAX] = {
+        [LEASE_INTERFACE_AUTO] = "auto",
+        [LEASE_INTERFACE_GROUP] = "group",
+        [LEASE_INTERFACE_IOMMUFD] = "iommufd",
+};
+
+static const char *const lease_state_table[_LEASE_STATE_MAX] = {
+        [LEASE_ACTIVE] = "active",
+        [LEASE_RELEASING] = "releasing",
+};
+
+LeaseInterface lease_interface_from_string(const char *s) {
+        for (int i = 0; i < _LEASE_INTERFACE_MAX; i++)
+                if (streq(lease_interface_table[i], s))
+                        return (LeaseInterface) i;
+        return _LEASE_INTERFACE_INVALID;
+}
+
+const char *lease_state_to_string(LeaseState s) {
+        return s >= 0 && s < _LEASE_STATE_MAX ? lease_state_table[s] : NULL;
+}
+
+Lease *manager_get_lease(Manager *m, unsigned id) {
+        FOREACH_ARRAY(l, m->leases, m->n_leases)
+                if ((*l)->id == id)
+                        return *l;
+        return NULL;
+}
+
+Lease *manager_lease_of_group(Manager *m, uint32_t group) {
+        FOREACH_ARRAY(l, m->leases, m->n_leases)
+                if ((*l)->group == group)
+                        return *l;
+        return NULL;
+}
+
+static int group_node_path(Manager *m, uint32_t group, char **ret) {
+        return asprintf(ret, "%s/vfio/%" PRIu32, m->dev_root, group) < 0 ? -ENOMEM : 0;
+}
+
+int group_holder_paths(Manager *m, Group *g, char ***ret, size_t *ret_n) {
+        _cleanup_strv_free_ char **l = calloc(g->n_devices + 2, sizeof(char *));
+        size_t n = 0;
+        int r;
+
+        if (!l)
+                return -ENOMEM;
+        r = group_node_path(m, g->id, &l[n++]);
+        if (r < 0)
+                return r;
+        FOREACH_ARRAY(d, g->devices, g->n_devices)
+                if (vfio_device_cdev_path(m->sysfs_root, m->dev_root, (*d)->address, &l[n]) >= 0)
+                        n++;
+        *ret = TAKE_PTR(l);
+        *ret_n = n;
+        return 0;
+}
+
+static Lease *lease_free(Lease *l) {
+        if (!l)
+                return NULL;
+        sd_event_source_disable_unref(l->holder_timer);
+        sd_bus_track_unref(l->track);
+        safe_close(l->pidfd);
+        safe_close(l->group_fd);
+        for (size_t i = 0; i < l->n_devices; i++)
+                safe_close(l->device_fds[i]);
+        free(l->device_fds);
+        strv_free(l->device_addresses);
+        free(l->owner);
+        return mfree(l);
+}
+
+static void lease_unlink(Manager *m, Lease *l) {
+        for (size_t i = 0; i < m->n_leases; i++)
+                if (m->leases[i] == l) {
+                        memmove(m->leases + i, m->leases + i + 1, (m->n_leases - i - 1) * sizeof(Lease *));
+                        m->n_leases--;
+                        return;
+                }
+}
+
+/* Grant mode: the caller's uid owns the group node for the life of the lease. */
+static int grant_node(Manager *m, uint32_t group, uid_t uid) {
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        r = group_node_path(m, group, &path);
+        if (r < 0)
+                return r;
+        return chown(path, uid, (gid_t) -1) < 0 ? negative_errno() : 0;
+}
+
+void lease_end(Lease *l, const char *reason) {
+        Manager *m = l->manager;
+        _cleanup_free_ char *path = NULL;
+        Group *g = inventory_get_group(m->inventory, l->group);
+
+        log_info("Lease %u of IOMMU group %" PRIu32 " ends: %s.", l->id, l->group, reason);
+        if (m->bus && lease_bus_path(l, &path) >= 0)
+                (void) sd_bus_emit_object_removed(m->bus, path);
+        lease_unlink(m, l);
+
+        if (l->grant && grant_node(m, l->group, 0) < 0)
+                log_warning("Cannot take /dev/vfio/%" PRIu32 " back from uid %u.", l->group, (unsigned) l->uid);
+        /* Close our references before the container goes, so the group leaves it first. */
+        l->group_fd = safe_close(l->group_fd);
+        if (l->container)
+                container_detach_group(m, l->container, l->group);
+        if (g && (g->state == GROUP_LEASED || g->state == GROUP_RELEASING)) {
+                g->lease = 0;
+                inventory_set_group_state(m->inventory, g, GROUP_VFIO);
+        }
+        lease_free(l);
+}
+
+static bool lease_has_holders(Lease *l) {
+        _cleanup_strv_free_ char **paths = NULL;
+        _cleanup_free_ Holder *holders = NULL;
+        Manager *m = l->manager;
+        Group *g = inventory_get_group(m->inventory, l->group);
+        size_t n_paths, n = 0;
+
+        if (!g || group_holder_paths(m, g, &paths, &n_paths) < 0)
+                return false;
+        if (holders_scan(m->proc_root, paths, n_paths, &holders, &n) < 0)
+                return true; /* cannot tell: keep the lease rather than lose track of fds */
+        return n > 0;
+}
+
+static int on_holder_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Lease *l = userdata;
+
+        if (lease_has_holders(l))
+                return sd_event_source_set_time_relative(s, HOLDER_POLL_USEC);
+        lease_end(l, "its owner left and nobody holds the group any more");
+        return 0;
+}
+
+static int on_owner_gone(sd_bus_track *track, void *userdata) {
+        Lease *l = userdata;
+        int r;
+
+        /* The owner does not come back: stop tracking, so that this runs once. */
+        l->track = sd_bus_track_unref(l->track);
+        if (l->holder_timer)
+                return 0;
+        if (!lease_has_holders(l)) {
+                lease_end(l, "its owner left the bus");
+                return 0;
+        }
+        log_info("The owner of lease %u left the bus; its fds are still held, waiting for them.", l->id);
+        r = sd_event_add_time_relative(l->manager->event, &l->holder_timer, CLOCK_MONOTONIC, HOLDER_POLL_USEC, 0,
+                                       on_holder_timer, l);
+        if (r < 0) {
+                log_error_errno(r, "Cannot watch the holders of lease %u, ending it: %m", l->id);
+                lease_end(l, "it cannot be watched");
+        }
+        return 0;
+}
+
+static int open_group_interface(Lease *l, Group *g, const AcquireRequest *req, char **ret_message) {
+        Manager *m = l->manager;
+        int r;
+
+        l->group_fd = vfio_open_group(m->dev_root, g->id);
+        if (l->group_fd == -EBUSY)
+                return set_error_message(ret_message, -EBUSY,
+                                         "IOMMU group %" PRIu32 " is held open by a process vfiod does not know.", g->id);
+        if (l->group_fd == -EXDEV)
+                return set_error_message(ret_message, -EXDEV, "IOMMU group %" PRIu32 " is not viable.", g->id);
+        if (l->group_fd < 0)
+                return set_error_message(ret_message, l->group_fd, "Cannot open /dev/vfio/%" PRIu32 ": %s", g->id,
+                                         strerror(-l->group_fd));
+        r = container_attach_vfio_group(m, req->owner, req->sharing_key, g->id, l->group_fd, &l->container);
+        if (r == -EOPNOTSUPP)
+                return set_error_message(ret_message, r, "The kernel offers no usable IOMMU model for IOMMU group %" PRIu32 ".",
+                                         g->id);
+        if (r < 0)
+                return set_error_message(ret_message, r, "Cannot set up a container for IOMMU group %" PRIu32 ": %s",
+                                         g->id, strerror(-r));
+        return 0;
+}
+
+static int open_iommufd_interface(Lease *l, Group *g, const AcquireRequest *req, char **ret_message) {
+        Manager *m = l->manager;
+        int r;
+
+        l->device_fds = calloc(g->n_devices ?: 1, sizeof(int));
+        l->device_addresses = calloc(g->n_devices + 1, sizeof(char *));
+        if (!l->device_fds || !l->device_addresses)
+                return -ENOMEM;
+        FOREACH_ARRAY(i, g->devices, g->n_devices) {
+                Device *d = *i;
+                int fd;
+
+                if (device_is_bridge(d))
+                        continue;
+                fd = vfio_open_device_cdev(m->sysfs_root, m->dev_root, d->address);
+                if (fd < 0)
+                        return set_error_message(ret_message, fd == -EBUSY ? -EBUSY : -EOPNOTSUPP,
+                                                 "Cannot open the VFIO cdev of %s: %s", d->address, strerror(-fd));
+                l->device_fds[l->n_devices] = fd;
+                l->device_addresses[l->n_devices] = strdup(d->address);
+                l->n_devices++;
+                if (!l->device_addresses[l->n_devices - 1])
+                        return -ENOMEM;
+        }
+        r = container_attach_iommufd_group(m, req->owner, req->sharing_key, g->id, &l->container);
+        if (r < 0)
+                return set_error_message(ret_message, r, "Cannot open /dev/iommu: %s", strerror(-r));
+        return 0;
+}
+
+static int check_leasable(Group *g, char **ret_message) {
+        switch (g->state) {
+        case GROUP_VFIO:
+                return 0;
+        case GROUP_HOST:
+                return set_error_message(ret_message, -ENOTCONN,
+                                         "IOMMU group %" PRIu32 " is not assigned to vfio (vfioctl assign).", g->id);
+        case GROUP_LEASED:
+        case GROUP_RELEASING:
+                return set_error_message(ret_message, -EBUSY, "IOMMU group %" PRIu32 " is leased already.", g->id);
+        case GROUP_WEDGED:
+                return set_error_message(ret_message, -ENOTRECOVERABLE, "IOMMU group %" PRIu32 " is wedged.", g->id);
+        default:
+                return set_error_message(ret_message, -EBUSY, "IOMMU group %" PRIu32 " is being moved.", g->id);
+        }
+}
+
+static int lease_open(Lease *l, Group *g, const AcquireRequest *req, char **ret_message) {
+        Manager *m = l->manager;
+        LeaseInterface iface = req->interface;
+        int r;
+
+        if (iface == LEASE_INTERFACE_AUTO)
+                iface = vfio_have_iommufd(m->sysfs_root, m->dev_root) && !req->grant ? LEASE_INTERFACE_IOMMUFD
+                                                                                      : LEASE_INTERFACE_GROUP;
+        if (iface == LEASE_INTERFACE_IOMMUFD && !vfio_have_iommufd(m->sysfs_root, m->dev_root))
+                return set_error_message(ret_message, -EOPNOTSUPP, "This kernel has no iommufd.");
+        if (req->grant && iface == LEASE_INTERFACE_IOMMUFD)
+                return set_error_message(ret_message, -EOPNOTSUPP,
+                                         "Grant mode gives access to /dev/vfio/N, the group interface; "
+                                         "iommufd clients take fds.");
+        if (req->grant) {
+                r = grant_node(m, g->id, req->uid);
+                if (r < 0)
+                        return set_error_message(ret_message, r, "Cannot grant /dev/vfio/%" PRIu32 ": %s", g->id,
+                                                 strerror(-r));
+                l->grant = true;
+                return 0;
+        }
+        return iface == LEASE_INTERFACE_IOMMUFD ? open_iommufd_interface(l, g, req, ret_message)
+                                                 : open_group_interface(l, g, req, ret_message);
+}
+
+static int lease_track_owner(Lease *l) {
+        int r;
+
+        if (!l->manager->bus)
+                return 0;
+        r = sd_bus_track_new(l->manager->bus, &l->track, on_owner_gone, l);
+        if (r < 0)
+                return r;
+        return sd_bus_track_add_name(l->track, l->owner);
+}
+
+int lease_acquire(Manager *m, Group *g, const AcquireRequest *req, Lease **ret, char **ret_message) {
+        _cleanup_free_ char *path = NULL;
+        Lease *l, **a;
+        int r;
+
+        r = check_leasable(g, ret_message);
+        if (r < 0)
+                return r;
+        l = calloc(1, sizeof(Lease));
+        a = reallocarray(m->leases, m->n_leases + 1, sizeof(Lease *));
+        if (!l || !a) {
+                free(l);
+                return -ENOMEM;
+        }
+        m->leases = a;
+        *l = (Lease) { .manager = m, .group = g->id, .uid = req->uid, .pid = req->pid, .group_fd = -EBADF };
+        /* The pid is pinned: a pidfd never names a recycled pid. */
+        l->pidfd = (int) syscall(SYS_pidfd_open, req->pid, 0);
+        if (l->pidfd < 0)
+                l->pidfd = -EBADF;
+        l->owner = strdup(req->owner);
+        r = l->owner ? lease_open(l, g, req, ret_message) : -ENOMEM;
+        if (r >= 0)
+                r = lease_track_owner(l);
+        if (r < 0) {
+                if (l->grant)
+                        (void) grant_node(m, g->id, 0);
+                if (l->container) {
+                        l->group_fd = safe_close(l->group_fd);
+                        container_detach_group(m, l->container, g->id);
+                }
+                lease_free(l);
+                return r;
+        }
+
+        l->id = ++m->last_lease_id;
+        m->leases[m->n_leases++] = l;
+        g->lease = l->id;
+        inventory_set_group_state(m->inventory, g, GROUP_LEASED);
+        if (m->bus && lease_bus_path(l, &path) >= 0)
+                (void) sd_bus_emit_object_added(m->bus, path);
+        log_info("Lease %u: IOMMU group %" PRIu32 " to %s (uid %u, pid %d)%s.", l->id, g->id, l->owner,
+                 (unsigned) l->uid, (int) l->pid, l->grant ? ", access granted to /dev/vfio" : "");
+        *ret = l;
+        return 0;
+}
+
+void leases_free_all(Manager *m) {
+        FOREACH_ARRAY(l, m->leases, m->n_leases)
+                lease_free(*l);
+        m->leases = mfree(m->leases);
+        m->n_leases = 0;
+}

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Leases: what a client holds after Acquire. A lease ties one group's fds (or, in grant mode, access
+ * to its device node) to its owner's bus connection and to the processes holding the fds: it ends
+ * on Release(), or once the owner is gone from the bus and no process holds the group any more. */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <systemd/sd-bus.h>
+
+#include "container.h"
+#include "inventory.h"
+
+typedef enum LeaseInterface {
+        LEASE_INTERFACE_AUTO,
+        LEASE_INTERFACE_GROUP,
+        LEASE_INTERFACE_IOMMUFD,
+        _LEASE_INTERFACE_MAX,
+        _LEASE_INTERFACE_INVALID = -22,
+} LeaseInterface;
+
+typedef enum LeaseState {
+        LEASE_ACTIVE,
+        LEASE_RELEASING,
+        _LEASE_STATE_MAX,
+} LeaseState;
+
+typedef struct AcquireRequest {
+        const char *owner; /* unique bus name */
+        uid_t uid;
+        pid_t pid;
+        const char *sharing_key; /* "" for the owner's default container */
+        LeaseInterface interface;
+        bool grant;
+} AcquireRequest;
+
+typedef struct Lease {
+        Manager *manager;
+        unsigned id;
+        uint32_t group;
+        char *owner;
+        uid_t uid;
+        pid_t pid;
+        int pidfd;
+        bool grant;
+        Container *container; /* NULL in grant mode */
+        int group_fd;         /* legacy interface */
+        char **device_addresses; /* iommufd interface: one cdev per endpoint */
+        int *device_fds;
+        size_t n_devices;
+        LeaseState state;
+        uint64_t deadline_usec;
+        sd_bus_track *track;
+        sd_event_source *holder_timer; /* the owner is gone: waiting for the holders to let go */
+} Lease;
+
+LeaseInterface lease_interface_from_string(const char *s);
+const char *lease_state_to_string(LeaseState s);
+
+/* Opens the group (or its cdevs), puts it into a container, and records the lease. On failure
+ * returns -errno with a message for the caller. */
+int lease_acquire(Manager *m, Group *g, const AcquireRequest *req, Lease **ret, char **ret_message);
+
+/* Ends the lease: the daemon's fds are closed, grant access taken back, the group is "vfio" again. */
+void lease_end(Lease *l, const char *reason);
+
+Lease *manager_get_lease(Manager *m, unsigned id);
+Lease *manager_lease_of_group(Manager *m, uint32_t group);
+int lease_bus_path(const Lease *l, char **ret);
+void leases_free_all(Manager *m);
+
+/* The paths whose open fds make a process a holder of group g. */
+int group_holder_paths(Manager *m, Group *g, char ***ret, size_t *ret_n);

@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Owns: the ioctls on VFIO containers and groups, and opening iommufd and VFIO cdevs. */
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/vfio.h>
+#include <sys/ioctl.h>
+
+#include "macro.h"
+#include "vfio.h"
+
+/* VFIO_IOMMU_GET_INFO with its capability chain fits here (116 bytes seen on q35). */
+#define IOMMU_INFO_BUF 4096
+
+static const char *const iommu_model_table[_IOMMU_MODEL_MAX] = {
+        [IOMMU_TYPE1V2] = "Type1v2",         [IOMMU_TYPE1] = "Type1",   [IOMMU_SPAPR_TCE_V2] = "sPAPRTCEv2",
+        [IOMMU_SPAPR_TCE] = "sPAPRTCE",      [IOMMU_NOIOMMU] = "NoIOMMU", [IOMMU_IOMMUFD] = "iommufd",
+};
+
+/* The VFIO extension id of each legacy model, in order of preference. */
+static const struct {
+        IommuModel model;
+        unsigned long extension;
+} model_preference[] = {
+        { IOMMU_TYPE1V2, VFIO_TYPE1v2_IOMMU },           { IOMMU_TYPE1, VFIO_TYPE1_IOMMU },
+        { IOMMU_SPAPR_TCE_V2, VFIO_SPAPR_TCE_v2_IOMMU }, { IOMMU_SPAPR_TCE, VFIO_SPAPR_TCE_IOMMU },
+        { IOMMU_NOIOMMU, VFIO_NOIOMMU_IOMMU },
+};
+
+const char *iommu_model_to_string(IommuModel m) {
+        return m >= 0 && m < _IOMMU_MODEL_MAX ? iommu_model_table[m] : NULL;
+}
+
+IommuModel iommu_model_from_string(const char *s) {
+        for (int i = 0; i < _IOMMU_MODEL_MAX; i++)
+                if (streq(iommu_model_table[i], s))
+                        return (IommuModel) i;
+        return _IOMMU_MODEL_INVALID;
+}
+
+static int open_node(const char *dev_root, const char *node) {
+        _cleanup_free_ char *path = NULL;
+        int fd;
+
+        if (asprintf(&path, "%s/%s", dev_root, node) < 0)
+                return -ENOMEM;
+        fd = open(path, O_RDWR | O_CLOEXEC | O_NOCTTY);
+        return fd < 0 ? negative_errno() : fd;
+}
+
+int vfio_open_container(const char *dev_root) {
+        int fd = open_node(dev_root, "vfio/vfio");
+
+        if (fd < 0)
+                return fd;
+        if (ioctl(fd, VFIO_GET_API_VERSION) != VFIO_API_VERSION) {
+                safe_close(fd);
+                return -EPROTONOSUPPORT;
+        }
+        return fd;
+}
+
+int vfio_open_group(const char *dev_root, uint32_t group) {
+        struct vfio_group_status status = { .argsz = sizeof(status) };
+        _cleanup_free_ char *node = NULL;
+        _cleanup_close_ int fd = -EBADF;
+
+        if (asprintf(&node, "vfio/%u", group) < 0)
+                return -ENOMEM;
+        fd = open_node(dev_root, node);
+        if (fd < 0)
+                return fd;
+        if (ioctl(fd, VFIO_GROUP_GET_STATUS, &status) < 0)
+                return negative_errno();
+        if (!(status.flags & VFIO_GROUP_FLAGS_VIABLE))
+                return -EXDEV;
+        return TAKE_FD(fd);
+}
+
+int vfio_attach_group(int group_fd, int container_fd) {
+        return ioctl(group_fd, VFIO_GROUP_SET_CONTAINER, &container_fd) < 0 ? negative_errno() : 0;
+}
+
+int vfio_set_best_model(int container_fd, bool allow_noiommu, IommuModel *ret) {
+        FOREACH_ARRAY(p, model_preference, ELEMENTSOF(model_preference)) {
+                if (p->model == IOMMU_NOIOMMU && !allow_noiommu)
+                        continue;
+                if (ioctl(container_fd, VFIO_CHECK_EXTENSION, p->extension) <= 0)
+                        continue;
+                if (ioctl(container_fd, VFIO_SET_IOMMU, p->extension) < 0)
+                        return negative_errno();
+                *ret = p->model;
+                return 0;
+        }
+        return -EOPNOTSUPP;
+}
+
+static int parse_iova_cap(const uint8_t *buf, size_t size, uint32_t offset, IovaRange **ret, size_t *ret_n) {
+        while (offset != 0 && offset + sizeof(struct vfio_info_cap_header) <= size) {
+                const struct vfio_info_cap_header *h = (const void *) (buf + offset);
+
+                if (h->id == VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE &&
+                    offset + sizeof(struct vfio_iommu_type1_info_cap_iova_range) <= size) {
+                        const struct vfio_iommu_type1_info_cap_iova_range *c = (const void *) h;
+                        IovaRange *r;
+
+                        if (offset + sizeof(*c) + (size_t) c->nr_iovas * sizeof(struct vfio_iova_range) > size)
+                                return -EBADMSG;
+                        r = calloc(c->nr_iovas ?: 1, sizeof(IovaRange));
+                        if (!r)
+                                return -ENOMEM;
+                        for (uint32_t i = 0; i < c->nr_iovas; i++)
+                                r[i] = (IovaRange) { c->iova_ranges[i].start, c->iova_ranges[i].end };
+                        *ret = r;
+                        *ret_n = c->nr_iovas;
+                        return 0;
+                }
+                if (h->next <= offset) /* the chain only moves forward */
+                        break;
+                offset = h->next;
+        }
+        *ret = NULL;
+        *ret_n = 0;
+        return 0;
+}
+
+int vfio_query_iommu(int container_fd, IovaRange **ret_ranges, size_t *ret_n, uint64_t *ret_page_sizes) {
+        _cleanup_free_ uint8_t *buf = calloc(1, IOMMU_INFO_BUF);
+        struct vfio_iommu_type1_info *info = (void *) buf;
+        int r;
+
+        if (!buf)
+                return -ENOMEM;
+        info->argsz = IOMMU_INFO_BUF;
+        if (ioctl(container_fd, VFIO_IOMMU_GET_INFO, info) < 0)
+                return negative_errno();
+        r = parse_iova_cap(buf, IOMMU_INFO_BUF, (info->flags & VFIO_IOMMU_INFO_CAPS) ? info->cap_offset : 0,
+                           ret_ranges, ret_n);
+        if (r < 0)
+                return r;
+        *ret_page_sizes = (info->flags & VFIO_IOMMU_INFO_PGSIZES) ? info->iova_pgsizes : 0;
+        return 0;
+}
+
+int iommufd_open(const char *dev_root) {
+        return open_node(dev_root, "iommu");
+}
+
+/* sysfs .../BDF/vfio-dev/ has one entry, vfioN, named like the node under /dev/vfio/devices. */
+static int cdev_name(const char *sysfs_root, const char *address, char **ret) {
+        _cleanup_free_ char *dir = NULL;
+        _cleanup_closedir_ DIR *d = NULL;
+        struct dirent *de;
+
+        if (asprintf(&dir, "%s/bus/pci/devices/%s/vfio-dev", sysfs_root, address) < 0)
+                return -ENOMEM;
+        d = opendir(dir);
+        if (!d)
+                return negative_errno();
+        while ((de = readdir(d)))
+                if (startswith(de->d_name, "vfio")) {
+                        *ret = strdup(de->d_name);
+                        return *ret ? 0 : -ENOMEM;
+                }
+        return -ENOENT;
+}
+
+int vfio_device_cdev_path(const char *sysfs_root, const char *dev_root, const char *address, char **ret) {
+        _cleanup_free_ char *name = NULL;
+        int r;
+
+        r = cdev_name(sysfs_root, address, &name);
+        if (r < 0)
+                return r;
+        return asprintf(ret, "%s/vfio/devices/%s", dev_root, name) < 0 ? -ENOMEM : 0;
+}
+
+int vfio_open_device_cdev(const char *sysfs_root, const char *dev_root, const char *address) {
+        _cleanup_free_ char *path = NULL;
+        int r, fd;
+
+        r = vfio_device_cdev_path(sysfs_root, dev_root, address, &path);
+        if (r < 0)
+                return r;
+        fd = open(path, O_RDWR | O_CLOEXEC | O_NOCTTY);
+        return fd < 0 ? negative_errno() : fd;
+}
+
+bool vfio_have_iommufd(const char *sysfs_root, const char *dev_root) {
+        _cleanup_free_ char *iommu = NULL;
+
+        /* /dev/iommu comes with CONFIG_IOMMUFD; the kernels that have it here have VFIO cdevs too,
+         * and a kernel that does not fails the cdev open with a clear error. */
+        if (asprintf(&iommu, "%s/iommu", dev_root) < 0)
+                return false;
+        return access(iommu, F_OK) >= 0;
+}
