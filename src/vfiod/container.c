@@ -8,6 +8,7 @@
 #include "macro.h"
 #include "manager-dbus.h"
 #include "manager.h"
+#include "policy.h"
 
 Container *manager_get_container(Manager *m, unsigned id) {
         FOREACH_ARRAY(c, m->containers, m->n_containers)
@@ -71,7 +72,7 @@ static void container_unlink(Manager *m, Container *c) {
 
 /* Sharing is per owner and key; configuration can turn it off. */
 static bool may_share(Manager *m, const Container *c, const char *owner, const char *key, bool iommufd) {
-        return !m->per_group_containers && (c->model == IOMMU_IOMMUFD) == iommufd && streq(c->owner, owner) &&
+        return !m->policy->per_group_containers && (c->model == IOMMU_IOMMUFD) == iommufd && streq(c->owner, owner) &&
                streq(c->sharing_key, key);
 }
 
@@ -95,7 +96,7 @@ static int new_vfio_container(Manager *m, const char *owner, const char *key, ui
         r = vfio_attach_group(group_fd, fd);
         if (r < 0)
                 return log_error_errno(r, "Cannot put IOMMU group %" PRIu32 " into a new container: %m", group);
-        r = vfio_set_best_model(fd, m->allow_noiommu, &model);
+        r = vfio_set_best_model(fd, m->policy->allow_noiommu, &model);
         if (r < 0)
                 return log_error_errno(r, "No usable IOMMU model for IOMMU group %" PRIu32 ": %m", group);
         r = container_new(m, owner, key, model, fd, &c);

@@ -3,6 +3,7 @@
 
 #include <inttypes.h>
 
+#include "authorize.h"
 #include "lease.h"
 #include "log.h"
 #include "manager-dbus.h"
@@ -89,14 +90,18 @@ static int property_get_access(sd_bus *bus, const char *path, const char *interf
 /* The owner or an admin may end a lease. */
 static int method_release(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         Lease *l = userdata;
+        Manager *m = l->manager;
         int r;
 
         if (!streq_ptr(sd_bus_message_get_sender(message), l->owner)) {
-                r = bus_sender_is_root(message);
+                Group *g = inventory_get_group(m->inventory, l->group);
+
+                r = g ? authorize_now(m, message, POLICY_MANAGE, g) : bus_sender_is_root(message);
                 if (r < 0)
                         return r;
                 if (r == 0)
-                        return vfiod_error_set(error, -EACCES, "Only the owner of lease %u or root may release it.",
+                        return vfiod_error_set(error, -EACCES,
+                                               "Only the owner of lease %u, root or a manager of the group may release it.",
                                                l->id);
         }
         lease_end(l, "released");

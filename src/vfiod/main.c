@@ -6,6 +6,7 @@
 
 #include "log.h"
 #include "manager.h"
+#include "policy.h"
 
 static void help(void) {
         printf("Usage: vfiod [OPTIONS]\n\n"
@@ -20,6 +21,8 @@ static void help(void) {
                "     --state-dir=DIR     Keep persistent assignments in DIR (default: /var/lib/vfiod)\n"
                "     --modules-dir=DIR   Look up vfio variant drivers in DIR/modules.alias\n"
                "                         (default: /lib/modules/$(uname -r))\n"
+               "     --config=FILE       Read the configuration from FILE (default: " POLICY_MAIN_FILE ")\n"
+               "     --config-dir=DIR    Read drop-ins from DIR (default: " POLICY_DROPIN_DIR ")\n"
                "     --write-timeout=SEC How long a kernel write may block before the group is\n"
                "                         declared wedged (default: 10)\n");
 }
@@ -50,6 +53,8 @@ static int parse_argv(int argc, char *argv[], ManagerOptions *o) {
                 ARG_STATE_DIR,
                 ARG_WRITE_TIMEOUT,
                 ARG_MODULES_DIR,
+                ARG_CONFIG,
+                ARG_CONFIG_DIR,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -62,6 +67,8 @@ static int parse_argv(int argc, char *argv[], ManagerOptions *o) {
                 { "state-dir", required_argument, NULL, ARG_STATE_DIR },
                 { "write-timeout", required_argument, NULL, ARG_WRITE_TIMEOUT },
                 { "modules-dir", required_argument, NULL, ARG_MODULES_DIR },
+                { "config", required_argument, NULL, ARG_CONFIG },
+                { "config-dir", required_argument, NULL, ARG_CONFIG_DIR },
                 {},
         };
         uint32_t seconds;
@@ -96,6 +103,12 @@ static int parse_argv(int argc, char *argv[], ManagerOptions *o) {
                 case ARG_STATE_DIR:
                         o->state_dir = optarg;
                         break;
+                case ARG_CONFIG:
+                        o->config_file = optarg;
+                        break;
+                case ARG_CONFIG_DIR:
+                        o->config_dir = optarg;
+                        break;
                 case ARG_MODULES_DIR:
                         o->modules_dir = optarg;
                         break;
@@ -125,6 +138,8 @@ int main(int argc, char *argv[]) {
                 .runtime_dir = "/run/vfiod",
                 .state_dir = "/var/lib/vfiod",
                 .write_timeout_usec = 10 * 1000000ULL,
+                .config_file = POLICY_MAIN_FILE,
+                .config_dir = POLICY_DROPIN_DIR,
         };
         _cleanup_free_ char *modules_dir = NULL;
         struct utsname uts;

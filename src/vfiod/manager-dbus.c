@@ -4,6 +4,7 @@
 #include <inttypes.h>
 
 #include "assign.h"
+#include "authorize.h"
 #include "lease.h"
 #include "log.h"
 #include "manager-dbus.h"
@@ -84,17 +85,6 @@ int bus_sender_is_root(sd_bus_message *message) {
         return uid == 0;
 }
 
-/* Changing assignments is for root until the policy engine lands (rules, polkit). */
-static int check_admin(sd_bus_message *message, sd_bus_error *error) {
-        int r = bus_sender_is_root(message);
-
-        if (r < 0)
-                return r;
-        if (r == 0)
-                return vfiod_error_set(error, -EACCES, "Only root may change device assignments.");
-        return 0;
-}
-
 /* A target is a group id or a device address (meaning its group). */
 static int resolve_target(Manager *m, const char *target, Group **ret, sd_bus_error *error) {
         Target t;
@@ -116,40 +106,30 @@ static int resolve_target(Manager *m, const char *target, Group **ret, sd_bus_er
         return 0;
 }
 
-/* A method call whose reply waits for a move. */
+typedef enum CallKind {
+        CALL_ASSIGN,
+        CALL_UNASSIGN,
+        CALL_ACQUIRE,
+} CallKind;
+
+/* A method call whose reply waits: for polkit, for a move, or both. */
 typedef struct PendingCall {
-        sd_bus_message *message;
-        bool reply_group;
+        sd_bus_message *message; /* keeps the strings in acquire alive */
+        CallKind kind;
+        uint32_t group;
+        AssignOptions assign;
+        UnassignOptions unassign;
+        AcquireRequest acquire;
 } PendingCall;
 
-static void on_move_done(Manager *m, uint32_t group, int error, const char *message, void *userdata) {
-        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
-        PendingCall *p = userdata;
-        _cleanup_free_ char *path = NULL;
-        int r;
-
-        if (error < 0) {
-                vfiod_error_set(&e, error, "%s", message ?: strerror(-error));
-                r = sd_bus_reply_method_error(p->message, &e);
-        } else if (p->reply_group) {
-                r = asprintf(&path, VFIOD_GROUP_PATH_PREFIX "/%" PRIu32, group) < 0 ? -ENOMEM : 0;
-                if (r >= 0)
-                        r = sd_bus_reply_method_return(p->message, "o", path);
-        } else
-                r = sd_bus_reply_method_return(p->message, NULL);
-        if (r < 0)
-                log_debug_errno(r, "Cannot reply to the caller (gone?): %m");
-        sd_bus_message_unref(p->message);
-        free(p);
-}
-
-static PendingCall *pending_call_new(sd_bus_message *message, bool reply_group) {
+static PendingCall *pending_call_new(sd_bus_message *message, CallKind kind, uint32_t group) {
         PendingCall *p = calloc(1, sizeof(PendingCall));
 
         if (!p)
                 return NULL;
         p->message = sd_bus_message_ref(message);
-        p->reply_group = reply_group;
+        p->kind = kind;
+        p->group = group;
         return p;
 }
 
@@ -158,8 +138,109 @@ static void pending_call_free(PendingCall *p) {
         free(p);
 }
 
+/* Replies with an error and ends the call. */
+static void pending_call_fail(PendingCall *p, int error, const char *message) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+
+        vfiod_error_set(&e, error, "%s", message ?: strerror(-error));
+        if (sd_bus_reply_method_error(p->message, &e) < 0)
+                log_debug("Cannot reply to %s (gone?).", strempty(sd_bus_message_get_sender(p->message)));
+        pending_call_free(p);
+}
+
+static void reply_group_path(PendingCall *p) {
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        r = asprintf(&path, VFIOD_GROUP_PATH_PREFIX "/%" PRIu32, p->group) < 0 ? -ENOMEM : 0;
+        if (r >= 0)
+                r = sd_bus_reply_method_return(p->message, "o", path);
+        if (r < 0)
+                log_debug_errno(r, "Cannot reply to the caller (gone?): %m");
+}
+
+static void on_move_done(Manager *m, uint32_t group, int error, const char *message, void *userdata) {
+        PendingCall *p = userdata;
+
+        if (error < 0) {
+                pending_call_fail(p, error, message);
+                return;
+        }
+        if (p->kind == CALL_ASSIGN)
+                reply_group_path(p);
+        else if (sd_bus_reply_method_return(p->message, NULL) < 0)
+                log_debug("Cannot reply to the caller (gone?).");
+        pending_call_free(p);
+}
+
+static int reply_lease(sd_bus_message *message, const Lease *l);
+
+/* The caller is authorized: do it. Replies (now or when the move ends) and frees p. */
+static void pending_call_run(Manager *m, PendingCall *p) {
+        _cleanup_free_ char *why = NULL;
+        Group *g = inventory_get_group(m->inventory, p->group);
+        Lease *l;
+        int r = -EINVAL;
+
+        if (!g) { /* it went away while polkit thought */
+                pending_call_fail(p, -ENOENT, NULL);
+                return;
+        }
+        switch (p->kind) {
+        case CALL_ASSIGN:
+                r = assign_start(m, g, &p->assign, on_move_done, p, &why);
+                break;
+        case CALL_UNASSIGN:
+                r = unassign_start(m, g, &p->unassign, on_move_done, p, &why);
+                break;
+        case CALL_ACQUIRE:
+                r = lease_acquire(m, g, &p->acquire, &l, &why);
+                if (r >= 0) {
+                        r = reply_lease(p->message, l);
+                        if (r < 0)
+                                log_warning_errno(r, "Cannot send lease %u to its owner: %m", l->id);
+                        pending_call_free(p);
+                        return;
+                }
+                break;
+        }
+        if (r < 0) {
+                log_info("%s of IOMMU group %" PRIu32 " for %s refused: %s",
+                         p->kind == CALL_ASSIGN ? "Assign" : p->kind == CALL_UNASSIGN ? "Unassign" : "Acquire", p->group,
+                         strempty(sd_bus_message_get_sender(p->message)), strempty(why));
+                pending_call_fail(p, r, why);
+        } else if (r > 0) { /* a dry run: valid, nothing changed */
+                reply_group_path(p);
+                pending_call_free(p);
+        }
+}
+
+static void on_authorized(Manager *m, int r, void *userdata) {
+        PendingCall *p = userdata;
+
+        if (r < 0) {
+                pending_call_fail(p, -EACCES, "Not authorized.");
+                return;
+        }
+        pending_call_run(m, p);
+}
+
+/* Checks the caller, then runs the call; returns what a method handler returns. */
+static int authorize_and_run(Manager *m, PendingCall *p, PolicyAction action, Group *g, sd_bus_error *error) {
+        int r;
+
+        r = authorize_async(m, p->message, action, g, on_authorized, p);
+        if (r < 0) {
+                pending_call_free(p);
+                return vfiod_error_set(error, -EACCES, "Not allowed to %s IOMMU group %" PRIu32 ".",
+                                       action == POLICY_MANAGE ? "change" : "acquire", g->id);
+        }
+        if (r > 0)
+                pending_call_run(m, p);
+        return 1;
+}
+
 static int method_assign(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        _cleanup_free_ char *why = NULL, *path = NULL;
         AssignOptions o = {};
         const OptionSpec specs[] = {
                 { "persist", 'b', &o.persist },
@@ -178,34 +259,17 @@ static int method_assign(sd_bus_message *message, void *userdata, sd_bus_error *
         r = parse_options(message, specs, ELEMENTSOF(specs), error);
         if (r < 0)
                 return r;
-        r = check_admin(message, error);
-        if (r < 0)
-                return r;
         r = resolve_target(m, target, &g, error);
         if (r < 0)
                 return r;
-
-        p = pending_call_new(message, true);
+        p = pending_call_new(message, CALL_ASSIGN, g->id);
         if (!p)
                 return -ENOMEM;
-        r = assign_start(m, g, &o, on_move_done, p, &why);
-        if (r != 0)
-                pending_call_free(p);
-        if (r < 0) {
-                log_info("Assign %s refused: %s", target, strempty(why));
-                return vfiod_error_set(error, r, "%s", why ?: strerror(-r));
-        }
-        if (r > 0) { /* dry run: valid, nothing changed */
-                r = group_bus_path(g, &path);
-                if (r < 0)
-                        return r;
-                return sd_bus_reply_method_return(message, "o", path);
-        }
-        return 1;
+        p->assign = o;
+        return authorize_and_run(m, p, POLICY_MANAGE, g, error);
 }
 
 static int method_unassign(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        _cleanup_free_ char *why = NULL, *mode = NULL;
         const char *mode_arg = "fail";
         UnassignOptions o = {};
         uint64_t timeout_usec = 0;
@@ -226,28 +290,19 @@ static int method_unassign(sd_bus_message *message, void *userdata, sd_bus_error
         r = parse_options(message, specs, ELEMENTSOF(specs), error);
         if (r < 0)
                 return r;
-        /* The modes differ in how they treat a lease's holders; without a lease all of them
-         * simply move the group back, and a leased group is refused. */
+        /* The modes differ in how they treat a lease's holders; a leased group is refused for now,
+         * and without a lease all of them simply move the group back. */
         if (!streq(mode_arg, "fail") && !streq(mode_arg, "soft") && !streq(mode_arg, "hard") &&
             !streq(mode_arg, "kill"))
                 return vfiod_error_set(error, -EBADRQC, "Unknown mode '%s' (fail, soft, hard or kill).", mode_arg);
-        r = check_admin(message, error);
-        if (r < 0)
-                return r;
         r = resolve_target(m, target, &g, error);
         if (r < 0)
                 return r;
-
-        p = pending_call_new(message, false);
+        p = pending_call_new(message, CALL_UNASSIGN, g->id);
         if (!p)
                 return -ENOMEM;
-        r = unassign_start(m, g, &o, on_move_done, p, &why);
-        if (r < 0) {
-                pending_call_free(p);
-                log_info("Unassign %s refused: %s", target, strempty(why));
-                return vfiod_error_set(error, r, "%s", why ?: strerror(-r));
-        }
-        return 1;
+        p->unassign = o;
+        return authorize_and_run(m, p, POLICY_MANAGE, g, error);
 }
 
 static int append_moves(sd_bus_message *reply, const DeviceMove *moves, size_t n) {
@@ -452,7 +507,6 @@ static int reply_lease(sd_bus_message *message, const Lease *l) {
 
 static int method_acquire(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
-        _cleanup_free_ char *why = NULL;
         const char *key = "", *interface = "auto", *access = "fd", *target;
         const OptionSpec specs[] = {
                 { "container", 's', &key },
@@ -461,7 +515,7 @@ static int method_acquire(sd_bus_message *message, void *userdata, sd_bus_error 
         };
         AcquireRequest req = {};
         Manager *m = userdata;
-        Lease *l;
+        PendingCall *p;
         Group *g;
         int r;
 
@@ -479,7 +533,7 @@ static int method_acquire(sd_bus_message *message, void *userdata, sd_bus_error 
         req.grant = streq(access, "grant");
         req.sharing_key = key;
 
-        r = sd_bus_query_sender_creds(message, SD_BUS_CREDS_EUID | SD_BUS_CREDS_PID | SD_BUS_CREDS_AUGMENT, &creds);
+        r = sd_bus_query_sender_creds(message, SD_BUS_CREDS_EUID | SD_BUS_CREDS_PID, &creds);
         if (r >= 0)
                 r = sd_bus_creds_get_euid(creds, &req.uid);
         if (r >= 0)
@@ -493,15 +547,11 @@ static int method_acquire(sd_bus_message *message, void *userdata, sd_bus_error 
         r = resolve_target(m, target, &g, error);
         if (r < 0)
                 return r;
-        if (req.uid != 0)
-                return vfiod_error_set(error, -EACCES, "Not allowed to acquire IOMMU group %" PRIu32 ".", g->id);
-
-        r = lease_acquire(m, g, &req, &l, &why);
-        if (r < 0) {
-                log_info("Acquire %s by %s refused: %s", target, req.owner, strempty(why));
-                return vfiod_error_set(error, r, "%s", why ?: strerror(-r));
-        }
-        return reply_lease(message, l);
+        p = pending_call_new(message, CALL_ACQUIRE, g->id);
+        if (!p)
+                return -ENOMEM;
+        p->acquire = req;
+        return authorize_and_run(m, p, req.grant ? POLICY_GRANT : POLICY_ACQUIRE, g, error);
 }
 
 static int property_get_iommu_backends(sd_bus *bus, const char *path, const char *interface,
@@ -522,17 +572,19 @@ static int property_get_version(sd_bus *bus, const char *path, const char *inter
         return sd_bus_message_append(reply, "s", VFIOD_VERSION);
 }
 
-/* Until the remove policy exists, Unassign refuses a leased group: "fail", with no wait. */
+/* The configured defaults of Unassign. */
 static int property_get_remove_mode(sd_bus *bus, const char *path, const char *interface,
                                     const char *property, sd_bus_message *reply, void *userdata,
                                     sd_bus_error *error) {
-        return sd_bus_message_append(reply, "s", "fail");
+        Manager *m = userdata;
+        return sd_bus_message_append(reply, "s", m->policy->remove_mode);
 }
 
 static int property_get_remove_timeout(sd_bus *bus, const char *path, const char *interface,
                                        const char *property, sd_bus_message *reply, void *userdata,
                                        sd_bus_error *error) {
-        return sd_bus_message_append(reply, "t", UINT64_C(0));
+        Manager *m = userdata;
+        return sd_bus_message_append(reply, "t", m->policy->remove_timeout_usec);
 }
 
 static const sd_bus_vtable manager_vtable[] = {

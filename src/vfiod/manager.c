@@ -8,6 +8,7 @@
 #include "assign.h"
 #include "container.h"
 #include "lease.h"
+#include "policy.h"
 #include "log.h"
 #include "manager-dbus.h"
 #include "manager.h"
@@ -28,8 +29,10 @@ int manager_new(const ManagerOptions *options, Manager **ret) {
         m->runtime_dir = strdup(options->runtime_dir);
         m->state_dir = strdup(options->state_dir);
         m->modules_dir = strdup(options->modules_dir);
+        m->config_file = strdup(options->config_file);
+        m->config_dir = strdup(options->config_dir);
         if (!m->sysfs_root || !m->dev_root || !m->proc_root || !m->runtime_dir || !m->state_dir ||
-            !m->modules_dir) {
+            !m->modules_dir || !m->config_file || !m->config_dir) {
                 r = -ENOMEM;
                 goto fail;
         }
@@ -65,6 +68,9 @@ Manager *manager_free(Manager *m) {
         free(m->runtime_dir);
         free(m->state_dir);
         free(m->modules_dir);
+        free(m->config_file);
+        free(m->config_dir);
+        policy_free(m->policy);
         return mfree(m);
 }
 
@@ -159,9 +165,28 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
         return sd_event_exit(m->event, 0);
 }
 
+static int load_policy(Manager *m) {
+        _cleanup_free_ char *error = NULL;
+        int r;
+
+        r = policy_load(m->config_file, m->config_dir, &m->policy, &error);
+        if (r < 0) {
+                if (error)
+                        return log_error_errno(r, "Bad configuration, refusing to start: %s", error);
+                return log_error_errno(r, "Cannot read the configuration %s: %m", m->config_file);
+        }
+        log_debug("Configuration: remove mode %s, %zu rules.", m->policy->remove_mode, m->policy->n_rules);
+        return 0;
+}
+
 int manager_start(Manager *m) {
         sigset_t mask;
         int r;
+
+        /* A bad configuration stops us before we touch anything. */
+        r = load_policy(m);
+        if (r < 0)
+                return r;
 
         /* Workers are children: their exit is watched through the event loop. */
         sigemptyset(&mask);

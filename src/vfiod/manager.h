@@ -19,6 +19,8 @@ typedef struct ManagerOptions {
         const char *runtime_dir; /* "/run/vfiod": the intent log */
         const char *state_dir;   /* "/var/lib/vfiod": persistent assignments */
         const char *modules_dir; /* "/lib/modules/$(uname -r)": for vfio variant drivers */
+        const char *config_file; /* "/etc/vfiod/vfiod.json" */
+        const char *config_dir;  /* "/etc/vfiod/vfiod.d" */
         uint64_t write_timeout_usec; /* how long a kernel write may take before the group is wedged */
         bool watch_uevents;          /* off for generated sysfs trees: no kernel events describe them */
 } ManagerOptions;
@@ -48,8 +50,9 @@ typedef struct Manager {
         struct Container **containers;
         size_t n_containers;
         unsigned last_container_id;
-        bool per_group_containers; /* configuration: never share containers */
-        bool allow_noiommu;
+        struct PolicyConfig *policy; /* /etc/vfiod/vfiod.json and its drop-ins */
+        char *config_file;
+        char *config_dir;
         unsigned startup_moves;  /* moves that must finish before READY=1 */
         bool ready;
 } Manager;

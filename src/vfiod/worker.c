@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stddef.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 
@@ -30,11 +31,14 @@ typedef struct WorkerReport {
 
 _noreturn_ static void run_child(int fd, worker_fn_t fn, void *fn_data, size_t result_size) {
         uint8_t buf[sizeof(WorkerReport) + result_size];
+        /* The function fills a result suitably aligned for any type; the pipe takes it packed. */
+        max_align_t result[(result_size + sizeof(max_align_t) - 1) / sizeof(max_align_t) + 1];
         WorkerReport report;
 
-        memset(buf, 0, sizeof(buf));
-        report.error = fn(fn_data, buf + sizeof(WorkerReport));
+        memset(result, 0, sizeof(result));
+        report.error = fn(fn_data, result);
         memcpy(buf, &report, sizeof(report));
+        memcpy(buf + sizeof(report), result, result_size);
         /* One write below PIPE_BUF is atomic: the daemon reads all of it or nothing. */
         _exit(write(fd, buf, sizeof(buf)) == (ssize_t) sizeof(buf) ? 0 : 1);
 }
