@@ -308,3 +308,16 @@ expect_in() {
         *) fail "$1" "expected '$3' in: $2" ;;
     esac
 }
+
+# interface_matches PATH INTERFACE FILE: the interface the daemon serves at PATH equals the
+# <interface> element of FILE (whitespace aside).
+interface_matches() {
+    busctl --system introspect --xml-interface org.vfiod1 "$1" | /usr/bin/python3 -c '
+import re, sys
+def element(text, name):
+    m = re.search(r"<interface name=\"%s\">.*?</interface>" % re.escape(name), text, re.S)
+    return re.sub(r"\s+", " ", m.group(0)) if m else None
+served = element(sys.stdin.read(), sys.argv[1])
+wanted = element(open(sys.argv[2]).read(), sys.argv[1])
+sys.exit(0 if served and served == wanted else 1)' "$2" "$3"
+}

@@ -56,6 +56,10 @@ model=$(container_prop "$container" IommuModel)
 diag "container $container: $model, ranges $(container_prop "$container" IovaRanges)"
 case $model in 's "Type1v2"' | 's "iommufd"') ok "container model $model" ;; *) fail "container model" "$model" ;; esac
 expect_in "the container has IOVA ranges" "$(container_prop "$container" IovaRanges)" "a(tt) "
+check "the served org.vfiod1.Lease equals dbus/org.vfiod1.Lease.xml" \
+    interface_matches "$lease" org.vfiod1.Lease "$VFIOD_SRC/dbus/org.vfiod1.Lease.xml"
+check "the served org.vfiod1.Container equals dbus/org.vfiod1.Container.xml" \
+    interface_matches "$container" org.vfiod1.Container "$VFIOD_SRC/dbus/org.vfiod1.Container.xml"
 expect_in "Group.Holders lists the holder" "$(group_prop "$group" Holders)" "$holder"
 out=$($client "$group" 2>&1)
 expect_in "a second Acquire: GroupBusy" "$out" "org.vfiod1.Error.GroupBusy"
