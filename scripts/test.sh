@@ -44,7 +44,7 @@ meson_tier() { # build-dir [meson options...]
 echo "== unit and D-Bus tests"
 meson_tier build
 echo "== unit and D-Bus tests under AddressSanitizer and UndefinedBehaviorSanitizer"
-ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 meson_tier build-asan -Dsanitize=true
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 meson_tier build-asan -Db_sanitize=address,undefined
 
 echo "== VM tests (real kernel under QEMU)"
 vm_out=$(mktemp)

@@ -4,16 +4,15 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "log.h"
 #include "output.h"
+#include "vfioctl.h"
 #include "vfiod-client.h"
 #include "vfiod-error.h"
-
-/* The contract fixes the prefix of every error line, whatever argv[0] says. */
-#define PROGRAM "vfioctl"
 
 static bool arg_json = false;
 static bool arg_persist = false;
@@ -21,6 +20,11 @@ static bool arg_force = false;
 static bool arg_dry_run = false;
 static const char *arg_mode = NULL;
 static uint64_t arg_timeout_usec = 0;
+static const char *arg_container = NULL;
+static const char *arg_interface = NULL;
+static bool arg_grant = false;
+/* What followed "--": acquire's COMMAND; NULL when there was no "--". */
+static char **arg_command = NULL;
 
 /* A verb gets its own name in argv[0] and returns the process exit status (EXIT_*), having said
  * on stderr, in one line, why it failed. */
@@ -34,7 +38,7 @@ typedef struct Verb {
 
 /* Logs the one line a failed vfiod call gets and returns its exit code. Without a bus error the
  * failure was ours (connection lost, unexpected reply), so what we were doing is said too. */
-static int log_call_failed(const sd_bus_error *error, int r, const char *what) {
+int log_call_failed(const sd_bus_error *error, int r, const char *what) {
         const char *message;
         int code;
 
@@ -53,7 +57,7 @@ static int log_output_failed(int r) {
         return EXIT_FAILED;
 }
 
-static int bus_open(sd_bus **ret_bus) {
+int bus_open(sd_bus **ret_bus) {
         int r;
 
         r = vfiod_bus_open(ret_bus);
@@ -193,12 +197,21 @@ static int verb_unassign(int argc, char *argv[]) {
         return EXIT_OK;
 }
 
-/* Verbs of later versions (acquire, holders, monitor) are added here. */
+static int verb_acquire(int argc, char *argv[]) {
+        VfiodAcquireOptions o = { .container = arg_container, .interface = arg_interface, .grant = arg_grant };
+
+        return verb_acquire_run(argc, argv, &o, arg_command);
+}
+
+#define ACQUIRE_SYNOPSIS " TARGET... [--container KEY] [--interface auto|group|iommufd] [--grant] -- COMMAND [ARG...]"
+
+/* Verbs of later versions (holders, monitor) are added here. */
 static const Verb verbs[] = {
         { "list", 0, 0, "", verb_list },
         { "show", 1, 1, " TARGET", verb_show },
         { "assign", 1, 1, " TARGET [--persist] [--force] [--dry-run]", verb_assign },
         { "unassign", 1, 1, " TARGET [--mode fail|soft|hard|kill] [--timeout SEC] [--persist]", verb_unassign },
+        { "acquire", 1, UINT_MAX, ACQUIRE_SYNOPSIS, verb_acquire },
 };
 
 static void help(void) {
@@ -212,6 +225,9 @@ static void help(void) {
                "                      address (DDDD:BB:DD.F or BB:DD.F)\n"
                "  assign TARGET       Move the target's whole group to vfio\n"
                "  unassign TARGET     Give the group back to its host drivers\n"
+               "  acquire TARGET... -- COMMAND [ARG...]\n"
+               "                      Lease the targets' groups and run COMMAND with their\n"
+               "                      VFIO fds; the leases end when COMMAND exits\n"
                "\n"
                "Options:\n"
                "  -h --help           Show this help\n"
@@ -222,6 +238,9 @@ static void help(void) {
                "     --dry-run        assign: show the plan and the verdict, change nothing\n"
                "     --mode MODE      unassign: fail, soft, hard or kill\n"
                "     --timeout SEC    unassign: how long soft and hard wait for the holder\n"
+               "     --container KEY  acquire: the sharing key of the container\n"
+               "     --interface IF   acquire: auto, group or iommufd\n"
+               "     --grant          acquire: get access to the device nodes, not fds\n"
                "\n"
                "See the vfioctl(1) man page for details.\n",
                PROGRAM);
@@ -235,6 +254,9 @@ enum {
         ARG_DRY_RUN,
         ARG_MODE,
         ARG_TIMEOUT,
+        ARG_CONTAINER,
+        ARG_INTERFACE,
+        ARG_GRANT,
 };
 
 static int parse_mode(const char *s) {
@@ -264,6 +286,18 @@ static int parse_timeout(const char *s) {
         return 0;
 }
 
+static int parse_interface(const char *s) {
+        static const char *const interfaces[] = { "auto", "group", "iommufd" };
+
+        FOREACH_ARRAY(i, interfaces, ELEMENTSOF(interfaces))
+                if (streq(*i, s)) {
+                        arg_interface = *i;
+                        return 0;
+                }
+        log_error(PROGRAM ": invalid --interface '%s': expected auto, group or iommufd", s);
+        return -EINVAL;
+}
+
 /* Returns 1 to go on with a verb, 0 when done (help, version), or -EINVAL after a usage error. */
 static int parse_argv(int argc, char *argv[]) {
         static const struct option options[] = {
@@ -275,6 +309,9 @@ static int parse_argv(int argc, char *argv[]) {
                 { "dry-run", no_argument, NULL, ARG_DRY_RUN },
                 { "mode", required_argument, NULL, ARG_MODE },
                 { "timeout", required_argument, NULL, ARG_TIMEOUT },
+                { "container", required_argument, NULL, ARG_CONTAINER },
+                { "interface", required_argument, NULL, ARG_INTERFACE },
+                { "grant", no_argument, NULL, ARG_GRANT },
                 {},
         };
         int c;
@@ -309,6 +346,20 @@ static int parse_argv(int argc, char *argv[]) {
                 case ARG_TIMEOUT:
                         if (parse_timeout(optarg) < 0)
                                 return -EINVAL;
+                        break;
+                case ARG_CONTAINER:
+                        if (optarg[0] == '\0') {
+                                log_error(PROGRAM ": invalid --container '': the key must not be empty");
+                                return -EINVAL;
+                        }
+                        arg_container = optarg;
+                        break;
+                case ARG_INTERFACE:
+                        if (parse_interface(optarg) < 0)
+                                return -EINVAL;
+                        break;
+                case ARG_GRANT:
+                        arg_grant = true;
                         break;
                 case ':':
                         log_error(PROGRAM ": option '%s' needs an argument", argv[optind - 1]);
@@ -353,13 +404,30 @@ static int dispatch_verb(int argc, char *argv[]) {
 }
 
 int main(int argc, char *argv[]) {
-        int r;
+        int n_options = argc, r;
 
-        r = parse_argv(argc, argv);
+        /* Options end at the first "--": what follows is acquire's COMMAND with its own options, which
+         * getopt must neither parse nor move. */
+        for (int i = 1; i < argc; i++)
+                if (streq(argv[i], "--")) {
+                        n_options = i;
+                        arg_command = argv + i + 1;
+                        break;
+                }
+
+        r = parse_argv(n_options, argv);
         if (r <= 0)
                 return r < 0 ? EXIT_USAGE : EXIT_OK;
 
-        r = dispatch_verb(argc - optind, argv + optind);
+        if (arg_command && (n_options == optind || !streq(argv[optind], "acquire"))) {
+                /* For the other verbs "--" only ends the options: the rest are their arguments. */
+                for (char **a = arg_command; *a; a++)
+                        argv[n_options++] = *a;
+                argv[n_options] = NULL;
+                arg_command = NULL;
+        }
+
+        r = dispatch_verb(n_options - optind, argv + optind);
 
         /* What is still buffered can fail too (full disk, closed pipe), and must not pass as success. */
         if (fflush(stdout) != 0 && r == EXIT_OK) {

@@ -20,6 +20,7 @@
 #define VFIOD_MANAGER_INTERFACE "org.vfiod1.Manager"
 #define VFIOD_GROUP_INTERFACE "org.vfiod1.Group"
 #define VFIOD_DEVICE_INTERFACE "org.vfiod1.Device"
+#define VFIOD_LEASE_INTERFACE "org.vfiod1.Lease"
 
 /* ---- connection and errors (client-bus.c) ---- */
 
@@ -143,3 +144,70 @@ int vfiod_unassign(sd_bus *bus, const char *target, const VfiodUnassignOptions *
 int vfiod_plan_assign(sd_bus *bus, const char *target, bool force, sd_bus_error *error, VfiodPlan **ret);
 VfiodPlan *vfiod_plan_free(VfiodPlan *plan);
 DEFINE_TRIVIAL_CLEANUP_FUNC(VfiodPlan *, vfiod_plan_free);
+
+/* ---- leases (client-lease.c) ---- */
+
+typedef struct VfiodAcquireOptions {
+        const char *container; /* sharing key; NULL: the daemon's default (one per owner) */
+        const char *interface; /* "auto", "group" or "iommufd"; NULL: the daemon's default (auto) */
+        bool grant;            /* access "grant": the uid gets the device nodes, no fds come back */
+} VfiodAcquireOptions;
+
+typedef struct VfiodLeaseFd {
+        char *name; /* the key of Acquire's fds: "container", "group", "iommufd", "device:<address>" */
+        int fd;     /* ours: a duplicate, >= 3, with FD_CLOEXEC; -EBADF once closed */
+} VfiodLeaseFd;
+
+typedef struct VfiodLease VfiodLease;
+
+/* What a lease owner hears from vfiod. Both arrive only while the caller's bus is processed (an
+ * sd-event loop with the bus attached, or sd_bus_process()). */
+typedef struct VfiodLeaseHandlers {
+        /* Give the fds back (close them, then Release) before deadline_usec (CLOCK_MONOTONIC, 0:
+         * none): after it vfiod may kill the holders. */
+        void (*release_requested)(VfiodLease *lease, const char *reason, uint64_t deadline_usec,
+                                  void *userdata);
+        /* The lease is over: the fds no longer work, and Release is not needed. */
+        void (*revoked)(VfiodLease *lease, const char *reason, void *userdata);
+} VfiodLeaseHandlers;
+
+struct VfiodLease {
+        char *path;       /* /org/vfiod1/lease/<id> */
+        uint32_t *groups; /* the Groups property */
+        size_t n_groups;
+        char *container;  /* the Container property: a /org/vfiod1/container/<id> path, or "/" */
+        VfiodLeaseFd *fds;
+        size_t n_fds;
+        bool revoked;     /* set before the revoked handler runs */
+
+        /* private */
+        sd_bus_slot *slot_release_requested;
+        sd_bus_slot *slot_revoked;
+        VfiodLeaseHandlers handlers;
+        void *userdata;
+};
+
+/* Manager.Acquire(target, options): on success *ret holds the lease's path, its Groups and
+ * Container, and duplicates of the fds it came with (the reply's own fds die with the reply). A
+ * call that failed leaves nothing behind; one that succeeded but whose reply could not be used
+ * is released again before returning the error. */
+int vfiod_acquire(sd_bus *bus, const char *target, const VfiodAcquireOptions *o, sd_bus_error *error,
+                  VfiodLease **ret);
+
+/* Lease.Release(): vfiod ends the lease (the fds stop being accounted to the caller). */
+int vfiod_lease_release(sd_bus *bus, const VfiodLease *lease, sd_bus_error *error);
+
+/* Subscribes to the lease's ReleaseRequested and Revoked signals; either handler may be NULL.
+ * The subscription ends with vfiod_lease_free(). */
+int vfiod_lease_watch(sd_bus *bus, VfiodLease *lease, const VfiodLeaseHandlers *handlers, void *userdata);
+
+/* The fd received under name, or -ENOENT. The lease keeps owning it. */
+int vfiod_lease_fd(const VfiodLease *lease, const char *name);
+
+/* Closes our copies of the fds (for a parent that handed them to a child); the lease stays. */
+void vfiod_lease_close_fds(VfiodLease *lease);
+
+/* Closes the fds and ends the subscription; does not Release (the lease then lasts as long as the
+ * connection, or the processes holding the fds). */
+VfiodLease *vfiod_lease_free(VfiodLease *lease);
+DEFINE_TRIVIAL_CLEANUP_FUNC(VfiodLease *, vfiod_lease_free);

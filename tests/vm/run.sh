@@ -196,8 +196,11 @@ failed=0
 
 # run_vm KERNEL SCENARIO: boot, run, parse; adds to passed/failed.
 run_vm() {
-    local kname=$1 scenario=$2 vmdir qpid rpid start elapsed timed_out='' name
+    local kname=$1 scenario=$2 vmdir qpid rpid start elapsed timed_out='' name npass=0 nfail=0 limit
     name=$(basename "$scenario" .sh)
+    # A scenario may ask for more time than the default with a "# vm-timeout: SEC" line.
+    limit=$(sed -n 's/^# vm-timeout: *\([0-9][0-9]*\)$/\1/p' "$scenario" | head -n1)
+    [ -n "$limit" ] && [ "$limit" -gt "$timeout" ] || limit=$timeout
     vmdir=$(mktemp -d "$tmp/vm-$kname-$name.XXXXXX")
     # Config for the guest's stage 2, read over 9p at the same path.
     {
@@ -238,6 +241,9 @@ run_vm() {
         -device pcie-root-port,id=rp1,chassis=1,bus=pcie.0,addr=0x5
         -device pcie-root-port,id=rp2,chassis=2,bus=pcie.0,addr=0x6
     )
+    # Benchmarks add devices of their own (e.g. many single-device groups).
+    # shellcheck disable=SC2206
+    [ -z "${VFIOD_VM_EXTRA_DEVICES:-}" ] || args+=($VFIOD_VM_EXTRA_DEVICES)
     start=$(date +%s)
     "$qemu" "${args[@]}" > "$vmdir/qemu.out" 2>&1 &
     qpid=$!
@@ -248,7 +254,7 @@ run_vm() {
 
     # Overall timeout per boot: a hung guest is killed and counted as failed.
     while kill -0 "$qpid" 2>/dev/null; do
-        if [ $(($(date +%s) - start)) -ge "$timeout" ]; then
+        if [ $(($(date +%s) - start)) -ge "$limit" ]; then
             timed_out=1
             kill -TERM "$qpid" 2>/dev/null
             sleep 2
@@ -284,7 +290,7 @@ run_vm() {
     rc=$(sed -n 's/^@@VFIOD-VM-DONE rc=\([0-9]*\)@@.*/\1/p' "$logf" | tail -n1)
     if [ -z "$rc" ]; then
         if [ -n "$timed_out" ]; then
-            echo "  not ok - [$kname] $name: guest timed out after $timeout s (killed)"
+            echo "  not ok - [$kname] $name: guest timed out after $limit s (killed)"
         else
             echo "  not ok - [$kname] $name: guest crashed or powered off without finishing"
         fi

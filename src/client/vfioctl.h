@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* What vfioctl's verbs share: the error-line prefix, how a failed call is told, and the bus. Verbs
+ * return the process exit status (EXIT_*), having said on stderr, in one line, why they failed. */
+
+#include "vfiod-client.h"
+
+/* The contract fixes the prefix of every error line, whatever argv[0] says. */
+#define PROGRAM "vfioctl"
+
+/* Logs the one line a failed vfiod call gets and returns its exit code. */
+int log_call_failed(const sd_bus_error *error, int r, const char *what);
+
+/* Connects to the system bus, or logs why not and returns a negative errno. */
+int bus_open(sd_bus **ret_bus);
+
+/* vfioctl acquire (vfioctl-acquire.c): targets are argv[1..argc), command is what followed "--"
+ * (NULL when there was no "--"). */
+int verb_acquire_run(int argc, char *argv[], const VfiodAcquireOptions *o, char **command);
