@@ -73,3 +73,11 @@ int holders_scan(const char *proc_root, char *const *paths, size_t n_paths, Hold
         *ret_n = n;
         return 0;
 }
+
+bool holders_pid_holds_vfio_device(const char *proc_root, pid_t pid) {
+        char fd_dir[PATH_MAX];
+        char *const paths[] = { (char *) "anon_inode:[vfio-device]" };
+
+        snprintf(fd_dir, sizeof(fd_dir), "%s/%d/fd", proc_root, (int) pid);
+        return fd_targets_any(fd_dir, paths, ELEMENTSOF(paths));
+}

@@ -6,6 +6,7 @@
  * holders also hold the group file open through the kernel, but not as an fd: they are found
  * through the lease's own processes instead. */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -16,3 +17,6 @@ typedef struct Holder {
 
 /* Every process but ourselves with an open fd whose target is one of paths. */
 int holders_scan(const char *proc_root, char *const *paths, size_t n_paths, Holder **ret, size_t *ret_n);
+
+/* Whether process pid has a VFIO device fd open (an anonymous inode that names no group). */
+bool holders_pid_holds_vfio_device(const char *proc_root, pid_t pid);

@@ -2,6 +2,7 @@
 /* Owns: the org.vfiod1.Lease objects, views of the lease table. */
 
 #include <inttypes.h>
+#include <stdarg.h>
 
 #include "authorize.h"
 #include "lease.h"
@@ -133,4 +134,53 @@ int lease_bus_register(Manager *m) {
         if (r < 0)
                 return r;
         return sd_bus_add_node_enumerator(m->bus, NULL, VFIOD_LEASE_PATH_PREFIX, lease_node_enumerator, m);
+}
+
+void lease_bus_emit_changed(Manager *m, Lease *l) {
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        if (!m->bus)
+                return;
+        r = lease_bus_path(l, &path);
+        if (r >= 0)
+                r = sd_bus_emit_properties_changed(m->bus, path, "org.vfiod1.Lease", "State", "DeadlineUSec", NULL);
+        if (r < 0)
+                log_debug_errno(r, "Cannot announce changes of lease %u: %m", l->id);
+}
+
+/* Lease signals go to the owner alone, as logind's PauseDevice goes to the session controller. */
+static int send_to_owner(Lease *l, const char *member, const char *types, ...) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        _cleanup_free_ char *path = NULL;
+        va_list ap;
+        int r;
+
+        if (!l->manager->bus)
+                return 0;
+        r = lease_bus_path(l, &path);
+        if (r >= 0)
+                r = sd_bus_message_new_signal(l->manager->bus, &m, path, "org.vfiod1.Lease", member);
+        if (r >= 0)
+                r = sd_bus_message_set_destination(m, l->owner);
+        if (r < 0)
+                return r;
+        va_start(ap, types);
+        r = sd_bus_message_appendv(m, types, ap);
+        va_end(ap);
+        if (r < 0)
+                return r;
+        return sd_bus_send(l->manager->bus, m, NULL);
+}
+
+void lease_send_release_requested(Lease *l, const char *reason, uint64_t deadline_usec) {
+        int r = send_to_owner(l, "ReleaseRequested", "st", reason, deadline_usec);
+        if (r < 0)
+                log_warning_errno(r, "Cannot ask the owner of lease %u to release it: %m", l->id);
+}
+
+void lease_send_revoked(Lease *l, const char *reason) {
+        int r = send_to_owner(l, "Revoked", "s", reason);
+        if (r < 0)
+                log_debug_errno(r, "Cannot tell the owner of lease %u it is revoked: %m", l->id);
 }

@@ -12,6 +12,7 @@
 #include "macro.h"
 #include "manager-dbus.h"
 #include "manager.h"
+#include "remove.h"
 
 #define HOLDER_POLL_USEC (1000 * 1000)
 
@@ -110,6 +111,7 @@ static int grant_node(Manager *m, uint32_t group, uid_t uid) {
 
 void lease_end(Lease *l, const char *reason) {
         Manager *m = l->manager;
+        Removal *removal;
         _cleanup_free_ char *path = NULL;
         Group *g = inventory_get_group(m->inventory, l->group);
 
@@ -128,7 +130,11 @@ void lease_end(Lease *l, const char *reason) {
                 g->lease = 0;
                 inventory_set_group_state(m->inventory, g, GROUP_VFIO);
         }
+        removal = TAKE_PTR(l->removal);
         lease_free(l);
+        /* An Unassign was waiting for exactly this. */
+        if (removal)
+                remove_lease_ended(m, removal);
 }
 
 static bool lease_has_holders(Lease *l) {
@@ -331,8 +337,10 @@ int lease_acquire(Manager *m, Group *g, const AcquireRequest *req, Lease **ret, 
 }
 
 void leases_free_all(Manager *m) {
-        FOREACH_ARRAY(l, m->leases, m->n_leases)
+        FOREACH_ARRAY(l, m->leases, m->n_leases) {
+                removal_free((*l)->removal);
                 lease_free(*l);
+        }
         m->leases = mfree(m->leases);
         m->n_leases = 0;
 }

@@ -54,6 +54,7 @@ typedef struct Lease {
         uint64_t deadline_usec;
         sd_bus_track *track;
         sd_event_source *holder_timer; /* the owner is gone: waiting for the holders to let go */
+        struct Removal *removal;       /* an Unassign waiting for this lease to end */
 } Lease;
 
 LeaseInterface lease_interface_from_string(const char *s);
@@ -69,6 +70,11 @@ void lease_end(Lease *l, const char *reason);
 Lease *manager_get_lease(Manager *m, unsigned id);
 Lease *manager_lease_of_group(Manager *m, uint32_t group);
 int lease_bus_path(const Lease *l, char **ret);
+
+/* lease-dbus.c: State and DeadlineUSec changed; signals to the owner only. */
+void lease_bus_emit_changed(Manager *m, Lease *l);
+void lease_send_release_requested(Lease *l, const char *reason, uint64_t deadline_usec);
+void lease_send_revoked(Lease *l, const char *reason);
 void leases_free_all(Manager *m);
 
 /* The paths whose open fds make a process a holder of group g. */

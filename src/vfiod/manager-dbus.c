@@ -6,10 +6,12 @@
 #include "assign.h"
 #include "authorize.h"
 #include "lease.h"
+#include "remove.h"
 #include "log.h"
 #include "manager-dbus.h"
 #include "vfiod-error.h"
 
+#define REMOVE_TIMEOUT_MAX_USEC (UINT64_C(86400) * 1000000)
 #define NAME_RETRIES 50
 #define NAME_RETRY_USEC (100 * 1000)
 
@@ -119,6 +121,8 @@ typedef struct PendingCall {
         uint32_t group;
         AssignOptions assign;
         UnassignOptions unassign;
+        RemoveMode remove_mode;
+        uint64_t remove_timeout_usec;
         AcquireRequest acquire;
 } PendingCall;
 
@@ -191,7 +195,7 @@ static void pending_call_run(Manager *m, PendingCall *p) {
                 r = assign_start(m, g, &p->assign, on_move_done, p, &why);
                 break;
         case CALL_UNASSIGN:
-                r = unassign_start(m, g, &p->unassign, on_move_done, p, &why);
+                r = remove_start(m, g, p->remove_mode, p->remove_timeout_usec, &p->unassign, on_move_done, p, &why);
                 break;
         case CALL_ACQUIRE:
                 r = lease_acquire(m, g, &p->acquire, &l, &why);
@@ -270,15 +274,16 @@ static int method_assign(sd_bus_message *message, void *userdata, sd_bus_error *
 }
 
 static int method_unassign(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        const char *mode_arg = "fail";
+        Manager *m = userdata;
+        const char *mode_arg = m->policy->remove_mode;
+        uint64_t timeout_usec = m->policy->remove_timeout_usec;
         UnassignOptions o = {};
-        uint64_t timeout_usec = 0;
         const OptionSpec specs[] = {
                 { "mode", 's', &mode_arg },
                 { "timeout_usec", 't', &timeout_usec },
                 { "persist", 'b', &o.persist },
         };
-        Manager *m = userdata;
+        RemoveMode mode;
         const char *target;
         PendingCall *p;
         Group *g;
@@ -290,11 +295,11 @@ static int method_unassign(sd_bus_message *message, void *userdata, sd_bus_error
         r = parse_options(message, specs, ELEMENTSOF(specs), error);
         if (r < 0)
                 return r;
-        /* The modes differ in how they treat a lease's holders; a leased group is refused for now,
-         * and without a lease all of them simply move the group back. */
-        if (!streq(mode_arg, "fail") && !streq(mode_arg, "soft") && !streq(mode_arg, "hard") &&
-            !streq(mode_arg, "kill"))
+        mode = remove_mode_from_string(mode_arg);
+        if (mode < 0)
                 return vfiod_error_set(error, -EBADRQC, "Unknown mode '%s' (fail, soft, hard or kill).", mode_arg);
+        if (timeout_usec == 0 || timeout_usec > REMOVE_TIMEOUT_MAX_USEC)
+                return vfiod_error_set(error, -EBADRQC, "timeout_usec must be more than 0 and at most a day.");
         r = resolve_target(m, target, &g, error);
         if (r < 0)
                 return r;
@@ -302,6 +307,8 @@ static int method_unassign(sd_bus_message *message, void *userdata, sd_bus_error
         if (!p)
                 return -ENOMEM;
         p->unassign = o;
+        p->remove_mode = mode;
+        p->remove_timeout_usec = timeout_usec;
         return authorize_and_run(m, p, POLICY_MANAGE, g, error);
 }
 

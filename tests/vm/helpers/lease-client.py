@@ -20,6 +20,8 @@ parser.add_argument("--container", default=None)
 parser.add_argument("--interface", default=None)
 parser.add_argument("--hold", type=float, default=0)
 parser.add_argument("--release", action="store_true")
+parser.add_argument("--orphan", action="store_true",
+                    help="after acquiring, fork a child that keeps the fds, and exit without releasing")
 parser.add_argument("targets", nargs="+")
 args = parser.parse_args()
 
@@ -51,6 +53,14 @@ for spec in args.targets:
         fds.append(fd)
 
 print("ready", flush=True)
+if args.orphan:
+    child = os.fork()
+    if child == 0:
+        bus.close()
+        time.sleep(600)
+        os._exit(0)
+    print("child %d" % child, flush=True)
+    os._exit(0)
 time.sleep(args.hold)
 if args.release:
     for path in leases:

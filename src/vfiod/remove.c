@@ -1,0 +1,228 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Owns: the remove policy: asking a lease back, the deadline, and killing holders. */
+
+#include <inttypes.h>
+#include <signal.h>
+#include <sys/syscall.h>
+
+#include "error-message.h"
+#include "holders.h"
+#include "lease.h"
+#include "log.h"
+#include "manager-dbus.h"
+#include "remove.h"
+
+#define KILL_POLL_USEC (100 * 1000)
+#define KILL_WAIT_USEC (10 * 1000 * 1000)
+
+struct Removal {
+        Manager *manager;
+        uint32_t group;
+        unsigned lease;
+        RemoveMode mode;
+        uint64_t timeout_usec;
+        UnassignOptions options;
+        sd_event_source *timer;
+        uint64_t kill_started;
+        transition_done_t done;
+        void *userdata;
+};
+
+static const char *const remove_mode_table[_REMOVE_MODE_MAX] = {
+        [REMOVE_FAIL] = "fail",
+        [REMOVE_SOFT] = "soft",
+        [REMOVE_HARD] = "hard",
+        [REMOVE_KILL] = "kill",
+};
+
+RemoveMode remove_mode_from_string(const char *s) {
+        for (int i = 0; i < _REMOVE_MODE_MAX; i++)
+                if (streq(remove_mode_table[i], s))
+                        return (RemoveMode) i;
+        return _REMOVE_MODE_INVALID;
+}
+
+void removal_free(Removal *r) {
+        if (!r)
+                return;
+        sd_event_source_disable_unref(r->timer);
+        free(r);
+}
+
+/* Ends the removal with an error; the lease stays as it was. */
+static void removal_fail(Removal *r, Lease *l, int error, const char *message) {
+        Manager *m = r->manager;
+        Group *g = inventory_get_group(m->inventory, r->group);
+
+        if (l) {
+                l->removal = NULL;
+                l->state = LEASE_ACTIVE;
+                l->deadline_usec = 0;
+                lease_bus_emit_changed(m, l);
+        }
+        if (g && g->state == GROUP_RELEASING)
+                inventory_set_group_state(m->inventory, g, GROUP_LEASED);
+        r->done(m, r->group, error, message, r->userdata);
+        removal_free(r);
+}
+
+void remove_lease_ended(Manager *m, Removal *r) {
+        _cleanup_free_ char *why = NULL;
+        Group *g = inventory_get_group(m->inventory, r->group);
+        int k;
+
+        if (!g) {
+                r->done(m, r->group, -ENOENT, "The group went away.", r->userdata);
+                removal_free(r);
+                return;
+        }
+        k = unassign_start(m, g, &r->options, r->done, r->userdata, &why);
+        if (k < 0)
+                r->done(m, r->group, k, why, r->userdata);
+        removal_free(r);
+}
+
+static int pidfd_kill(pid_t pid, int pidfd) {
+        _cleanup_close_ int fd = pidfd >= 0 ? -EBADF : (int) syscall(SYS_pidfd_open, pid, 0);
+
+        /* A pidfd names exactly this process, never a recycled pid. */
+        if (syscall(SYS_pidfd_send_signal, pidfd >= 0 ? pidfd : fd, SIGKILL, NULL, 0) < 0)
+                return errno == ESRCH ? 0 : negative_errno();
+        return 0;
+}
+
+/* Kills every holder it can find; returns how many it found. */
+static int kill_holders(Removal *r, Lease *l) {
+        _cleanup_strv_free_ char **paths = NULL;
+        _cleanup_free_ Holder *holders = NULL;
+        Manager *m = r->manager;
+        Group *g = inventory_get_group(m->inventory, r->group);
+        size_t n_paths, n = 0;
+        int k, found;
+
+        if (!g)
+                return 0;
+        k = group_holder_paths(m, g, &paths, &n_paths);
+        if (k >= 0)
+                k = holders_scan(m->proc_root, paths, n_paths, &holders, &n);
+        if (k < 0)
+                return k;
+        found = (int) n;
+        FOREACH_ARRAY(h, holders, n) {
+                log_notice("Killing %s[%d], a holder of IOMMU group %" PRIu32 ".", h->comm, (int) h->pid, r->group);
+                (void) pidfd_kill(h->pid, l && l->pid == h->pid ? l->pidfd : -EBADF);
+        }
+        /* Device fds of the legacy interface name no group: the owner counts as a holder while it
+         * has any VFIO device fd open. */
+        if (l && l->pidfd >= 0 && holders_pid_holds_vfio_device(m->proc_root, l->pid)) {
+                log_notice("Killing the owner of lease %u (pid %d), which holds VFIO device fds.", l->id, (int) l->pid);
+                (void) pidfd_kill(l->pid, l->pidfd);
+                found++;
+        }
+        return found;
+}
+
+static int on_kill_poll(sd_event_source *s, uint64_t usec, void *userdata) {
+        Removal *r = userdata;
+        Manager *m = r->manager;
+        Lease *l = manager_get_lease(m, r->lease);
+        int found;
+
+        if (!l) /* it ended meanwhile; lease_end went on with the removal */
+                return 0;
+        found = kill_holders(r, l);
+        if (found == 0) {
+                lease_end(l, "its holders were killed");
+                return 0;
+        }
+        if (usec - r->kill_started > KILL_WAIT_USEC) {
+                _cleanup_free_ char *message = NULL;
+                (void) set_error_message(&message, -ETIMEDOUT,
+                                         "The holders of IOMMU group %" PRIu32 " did not die within %d s.", r->group,
+                                         KILL_WAIT_USEC / 1000000);
+                removal_fail(r, l, -ETIMEDOUT, message);
+                return 0;
+        }
+        return sd_event_source_set_time_relative(s, KILL_POLL_USEC);
+}
+
+static int removal_kill(Removal *r, Lease *l) {
+        Manager *m = r->manager;
+
+        lease_send_revoked(l, "the group is taken back; its holders are killed");
+        (void) sd_event_now(m->event, CLOCK_MONOTONIC, &r->kill_started);
+        (void) kill_holders(r, l);
+        r->timer = sd_event_source_disable_unref(r->timer);
+        return sd_event_add_time_relative(m->event, &r->timer, CLOCK_MONOTONIC, KILL_POLL_USEC, 0, on_kill_poll, r);
+}
+
+static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
+        Removal *r = userdata;
+        Manager *m = r->manager;
+        Lease *l = manager_get_lease(m, r->lease);
+        _cleanup_free_ char *message = NULL;
+        int k;
+
+        if (!l)
+                return 0;
+        if (r->mode == REMOVE_SOFT) {
+                (void) set_error_message(&message, -ETIMEDOUT,
+                                         "The holder of lease %u did not release IOMMU group %" PRIu32
+                                         " within %" PRIu64 " s; nothing changed.",
+                                         l->id, r->group, r->timeout_usec / 1000000);
+                log_notice("%s", message);
+                removal_fail(r, l, -ETIMEDOUT, message);
+                return 0;
+        }
+        log_notice("Lease %u was not released in time: killing its holders.", l->id);
+        k = removal_kill(r, l);
+        if (k < 0)
+                removal_fail(r, l, k, "Cannot kill the holders.");
+        return 0;
+}
+
+static int removal_ask(Removal *r, Lease *l, Group *g) {
+        Manager *m = r->manager;
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        l->state = LEASE_RELEASING;
+        l->deadline_usec = (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000 + r->timeout_usec;
+        inventory_set_group_state(m->inventory, g, GROUP_RELEASING);
+        lease_bus_emit_changed(m, l);
+        lease_send_release_requested(l, "the administrator unassigns the group", l->deadline_usec);
+        log_info("Asked the owner of lease %u to release IOMMU group %" PRIu32 " within %" PRIu64 " s (%s).",
+                 l->id, g->id, r->timeout_usec / 1000000, remove_mode_table[r->mode]);
+        return sd_event_add_time_relative(m->event, &r->timer, CLOCK_MONOTONIC, r->timeout_usec, 0, on_deadline, r);
+}
+
+int remove_start(Manager *m, Group *g, RemoveMode mode, uint64_t timeout_usec, const UnassignOptions *o,
+                 transition_done_t done, void *userdata, char **ret_message) {
+        Lease *l = manager_lease_of_group(m, g->id);
+        Removal *r;
+        int k;
+
+        if (!l)
+                return unassign_start(m, g, o, done, userdata, ret_message);
+        if (l->removal)
+                return set_error_message(ret_message, -EBUSY, "IOMMU group %" PRIu32 " is being taken back already.",
+                                         g->id);
+        if (mode == REMOVE_FAIL)
+                return set_error_message(ret_message, -EBUSY, "IOMMU group %" PRIu32 " is leased (lease %u).", g->id,
+                                         l->id);
+
+        r = calloc(1, sizeof(Removal));
+        if (!r)
+                return -ENOMEM;
+        *r = (Removal) { .manager = m, .group = g->id, .lease = l->id, .mode = mode, .timeout_usec = timeout_usec,
+                         .options = *o, .done = done, .userdata = userdata };
+        l->removal = r;
+        k = mode == REMOVE_KILL ? removal_kill(r, l) : removal_ask(r, l, g);
+        if (k < 0) {
+                l->removal = NULL;
+                removal_free(r);
+                return set_error_message(ret_message, k, "Cannot take IOMMU group %" PRIu32 " back: %s", g->id,
+                                         strerror(-k));
+        }
+        return 0;
+}

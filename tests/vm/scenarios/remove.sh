@@ -1,0 +1,99 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# vm-timeout: 360
+#
+# Taking a leased group back: soft (ask, wait, give up), hard (ask, wait, kill every holder), kill
+# (no wait), fail (refuse). Holders that release, that ignore the request, that passed their fds
+# to a child and left, that are stopped. After every successful unassign no device of the group
+# is on vfio-pci, and nothing but the holders was killed.
+
+. "$VFIOD_SRC/tests/vm/lib.sh"
+
+client="/usr/bin/python3 $VFIOD_SRC/tests/vm/helpers/lease-client.py"
+edu=$(pci_find 0x1234 0x11e8 | head -n1)
+group=$(group_of "$edu")
+on_host() { [ "$(group_state "$group")" = host ] && ! endpoints_on "$group" vfio-pci && [ -z "$(driver_of "$edu")" ]; }
+
+# A process that has nothing to do with any of it, and must survive every kill.
+sleep 3600 &
+bystander=$!
+
+start_vfiod || { done_testing; exit; }
+
+# lease_with NAME CLIENT-ARGS...: assign, start a python holder, wait until it holds the lease.
+lease_with() {
+    local name=$1
+    shift
+    "$VFIOCTL" assign "$group" >/dev/null 2>&1
+    $client "$@" "$group" > "/tmp/$name.out" 2>&1 &
+    HOLDER=$!
+    check "$name: the holder has the lease" wait_for 30 grep -q ready "/tmp/$name.out"
+}
+
+# --- 1. a holder that releases when asked: vfioctl acquire turns ReleaseRequested into SIGTERM
+"$VFIOCTL" assign "$group" >/dev/null 2>&1
+"$VFIOCTL" acquire "$group" -- sleep 600 > /tmp/polite.out 2>&1 &
+polite=$!
+check "polite: leased" wait_for 30 sh -c "busctl --system get-property org.vfiod1 /org/vfiod1/group/$group org.vfiod1.Group State | grep -q leased"
+run_cli 0 "soft unassign of a holder that releases: exit 0" unassign "$group" --mode soft --timeout 20
+check "polite: the group is on the host" on_host
+wait "$polite"
+check_eq "polite: vfioctl acquire ended with its command's SIGTERM (143)" 143 "$?"
+
+# --- 2. a holder that ignores the request
+lease_with stubborn --hold 600
+run_cli 6 "soft unassign of a holder that ignores it: Timeout, exit 6" unassign "$group" --mode soft --timeout 2
+check_eq "soft timeout: still leased" leased "$(group_state "$group")"
+check "soft timeout: the holder lives" kill -0 "$HOLDER"
+check "soft timeout: still on vfio-pci" endpoints_on "$group" vfio-pci
+run_cli 0 "hard unassign: exit 0" unassign "$group" --mode hard --timeout 2
+check "hard: the holder was killed" sh -c "! kill -0 $HOLDER 2>/dev/null"
+check "hard: the group is on the host" on_host
+wait "$HOLDER" 2>/dev/null
+
+# --- 3. a holder that passed its fds to a child and left without releasing
+lease_with orphan --orphan
+child=$(sed -n 's/^child //p' /tmp/orphan.out)
+check "orphan: the child holds on" kill -0 "$child"
+check_eq "orphan: the lease lives on with the child" leased "$(group_state "$group")"
+expect_in "orphan: Group.Holders names the child" "$(group_prop "$group" Holders)" "$child"
+run_cli 0 "hard unassign finds the child: exit 0" unassign "$group" --mode hard --timeout 1
+check "orphan: the child was killed" sh -c "! kill -0 $child 2>/dev/null"
+check "orphan: the group is on the host" on_host
+
+# --- 4. a stopped holder
+lease_with stopped --hold 600
+kill -STOP "$HOLDER"
+run_cli 0 "hard unassign of a stopped holder: exit 0" unassign "$group" --mode hard --timeout 1
+check "stopped: the holder was killed" sh -c "! kill -0 $HOLDER 2>/dev/null"
+check "stopped: the group is on the host" on_host
+wait "$HOLDER" 2>/dev/null
+
+# --- 5. kill, no wait; and fail
+lease_with killed --hold 600
+run_cli 4 "fail mode on a leased group: GroupBusy, exit 4" unassign "$group" --mode fail
+check_eq "fail: still leased" leased "$(group_state "$group")"
+start=$(date +%s)
+run_cli 0 "kill mode: exit 0" unassign "$group" --mode kill
+check "kill: no waiting (under 10 s)" test $(($(date +%s) - start)) -lt 10
+check "kill: the holder was killed" sh -c "! kill -0 $HOLDER 2>/dev/null"
+check "kill: the group is on the host" on_host
+wait "$HOLDER" 2>/dev/null
+
+# --- bad input changes nothing
+lease_with bad --hold 600
+run_cli 2 "an unknown mode: exit 2" unassign "$group" --mode gentle
+out=$(busctl --system call org.vfiod1 /org/vfiod1 org.vfiod1.Manager Unassign 'sa{sv}' "$group" 1 timeout_usec t 0 2>&1)
+expect_in "timeout_usec 0: refused" "$out" "timeout_usec must be"
+out=$(busctl --system call org.vfiod1 /org/vfiod1/lease/9999 org.vfiod1.Lease Release 2>&1)
+expect_in "Release of a lease that does not exist: unknown object" "$out" "nknown object"
+check_eq "bad input: still leased" leased "$(group_state "$group")"
+kill "$HOLDER"; wait "$HOLDER" 2>/dev/null
+
+check "nothing else was killed" kill -0 "$bystander"
+kill "$bystander"
+wait_for 10 sh -c "[ \"\$(busctl --system get-property org.vfiod1 /org/vfiod1/group/$group org.vfiod1.Group State)\" != 's \"leased\"' ]"
+"$VFIOCTL" unassign "$group" >/dev/null 2>&1
+stop_vfiod
+check_eq "vfiod exits 0 on SIGTERM" 0 "$VFIOD_STATUS"
+done_testing
