@@ -336,6 +336,11 @@ int lease_acquire(Manager *m, Group *g, const AcquireRequest *req, Lease **ret, 
         return 0;
 }
 
+void lease_drop_device_fds(Lease *l) {
+        for (size_t i = 0; i < l->n_devices; i++)
+                l->device_fds[i] = safe_close(l->device_fds[i]);
+}
+
 void leases_free_all(Manager *m) {
         FOREACH_ARRAY(l, m->leases, m->n_leases) {
                 removal_free((*l)->removal);

@@ -67,6 +67,11 @@ int lease_acquire(Manager *m, Group *g, const AcquireRequest *req, Lease **ret, 
 /* Ends the lease: the daemon's fds are closed, grant access taken back, the group is "vfio" again. */
 void lease_end(Lease *l, const char *reason);
 
+/* After the client has its copies: an open cdev, even unbound, would make the kernel's removal of
+ * the device (hot-unplug, unbind) wait for the daemon, which can never be asked to let go. The
+ * holder scan still finds the client's copies by path. */
+void lease_drop_device_fds(Lease *l);
+
 Lease *manager_get_lease(Manager *m, unsigned id);
 Lease *manager_lease_of_group(Manager *m, uint32_t group);
 int lease_bus_path(const Lease *l, char **ret);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Owns: start-up order, the event loop, and dispatching uevents to the inventory. */
 
+#include <inttypes.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
@@ -74,6 +75,22 @@ Manager *manager_free(Manager *m) {
         return mfree(m);
 }
 
+/* A device is gone. The owner of a lease on its group hears of it, and a lease whose group is
+ * gone altogether ends. */
+static void manager_remove_device(Manager *m, const char *address) {
+        Device *d = inventory_get_device(m->inventory, address);
+        uint32_t group = d ? d->group->id : 0;
+        Lease *l = d ? manager_lease_of_group(m, group) : NULL;
+
+        if (l) {
+                log_notice("Device %s of leased IOMMU group %" PRIu32 " was removed.", address, group);
+                lease_send_revoked(l, "device-removed");
+        }
+        inventory_remove_device(m->inventory, address);
+        if (l && !inventory_get_group(m->inventory, group))
+                lease_end(l, "its devices are gone");
+}
+
 void manager_handle_device_event(const char *action, const char *address, void *userdata) {
         Manager *m = userdata;
         Device *d;
@@ -87,7 +104,7 @@ void manager_handle_device_event(const char *action, const char *address, void *
         }
         log_debug("uevent %s %s", action, address);
         if (streq(action, "remove")) {
-                inventory_remove_device(m->inventory, address);
+                manager_remove_device(m, address);
                 return;
         }
         r = inventory_refresh_device(m->inventory, address);

@@ -63,7 +63,7 @@ check "the served org.vfiod1.Container equals dbus/org.vfiod1.Container.xml" \
 expect_in "Group.Holders lists the holder" "$(group_prop "$group" Holders)" "$holder"
 out=$($client "$group" 2>&1)
 expect_in "a second Acquire: GroupBusy" "$out" "org.vfiod1.Error.GroupBusy"
-run_cli 4 "unassign of a leased group: exit 4" unassign "$group"
+run_cli 4 "unassign --mode fail of a leased group: exit 4" unassign "$group" --mode fail
 out=$(run_as_user nobody busctl --system call org.vfiod1 "$lease" org.vfiod1.Lease Release 2>&1)
 expect_in "Release by somebody else: denied" "$out" "Access denied"
 check_eq "still leased" leased "$(group_state "$group")"

@@ -90,6 +90,34 @@ expect_in "Release of a lease that does not exist: unknown object" "$out" "nknow
 check_eq "bad input: still leased" leased "$(group_state "$group")"
 kill "$HOLDER"; wait "$HOLDER" 2>/dev/null
 
+# --- 6. a device of a leased group is unplugged: the owner is told (Revoked), the lease follows
+qmp '{"execute": "device_add", "arguments": {"driver": "edu", "id": "hpedu", "bus": "rp1"}}' >/dev/null
+single_edu() {
+    for d in $(pci_find 0x1234 0x11e8); do [ "$(group_devices "$(group_of "$d")" | wc -l)" -eq 1 ] && echo "$d"; done | head -n1
+}
+have_single_edu() { [ -n "$(single_edu)" ]; }
+check "unplug: the hot-added edu appears in a group of its own" wait_for 20 have_single_edu
+hp=$(single_edu)
+if [ -n "$hp" ]; then
+    hpg=$(group_of "$hp")
+    run_cli 0 "unplug: assign the hot-added edu's group $hpg" assign "$hpg"
+    "$VFIOCTL" acquire --interface group "$hp" -- sleep 600 > /tmp/unplug.out 2>&1 &
+    acq=$!
+    check "unplug: leased" wait_for 30 sh -c "busctl --system get-property org.vfiod1 /org/vfiod1/group/$hpg org.vfiod1.Group State | grep -q leased"
+    check "unplug: qmp device_del" qmp '{"execute": "device_del", "arguments": {"id": "hpedu"}}'
+    check "unplug: DEVICE_DELETED" qmp_wait_event DEVICE_DELETED 60 '{"device": "hpedu"}'
+    check "unplug: vfioctl acquire ends" wait_for 30 sh -c "! kill -0 $acq 2>/dev/null"
+    kill "$acq" 2>/dev/null
+    wait "$acq"
+    check_eq "unplug: the command was stopped (143)" 143 "$?"
+    diag "$(cat /tmp/unplug.out)"
+    expect_in "unplug: the owner heard Revoked(device-removed)" "$(cat /tmp/unplug.out)" "device-removed"
+    check "unplug: the group is gone from the bus" sh -c "! busctl --system call org.vfiod1 /org/vfiod1 org.vfiod1.Manager GetGroup u $hpg >/dev/null 2>&1"
+    check "unplug: no lease left" sh -c "! busctl --system tree org.vfiod1 | grep -q /lease/"
+else
+    fail "unplug: a hot-added edu in its own group" "none found"
+fi
+
 check "nothing else was killed" kill -0 "$bystander"
 kill "$bystander"
 wait_for 10 sh -c "[ \"\$(busctl --system get-property org.vfiod1 /org/vfiod1/group/$group org.vfiod1.Group State)\" != 's \"leased\"' ]"
