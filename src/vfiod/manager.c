@@ -103,7 +103,9 @@ void manager_handle_device_event(const char *action, const char *address, void *
                 return;
         }
         log_debug("uevent %s %s", action, address);
-        if (streq(action, "remove")) {
+        /* Events are handled late: a device already gone from sysfs is a removal, whatever the
+         * event said (an unbind arrives just before the remove). */
+        if (streq(action, "remove") || !sysfs_device_exists(m->sysfs_root, address)) {
                 manager_remove_device(m, address);
                 return;
         }
@@ -120,7 +122,7 @@ Device *manager_get_live_device(Manager *m, const char *address) {
 
         if (d && !sysfs_device_exists(m->sysfs_root, address)) {
                 log_info("PCI device %s is gone from sysfs, dropping it.", address);
-                inventory_remove_device(m->inventory, address);
+                manager_remove_device(m, address);
                 return NULL;
         }
         return d;
