@@ -32,6 +32,13 @@ bool vfiod_error_is_not_running(const sd_bus_error *e) {
                sd_bus_error_has_name(e, SD_BUS_ERROR_NAME_HAS_NO_OWNER);
 }
 
+bool vfiod_error_is_gone(const sd_bus_error *e) {
+        /* sd-bus answers UnknownObject where no fallback claims the path, UnknownInterface where the
+         * path exists as a node but the object behind it does not. */
+        return sd_bus_error_has_name(e, SD_BUS_ERROR_UNKNOWN_OBJECT) ||
+               sd_bus_error_has_name(e, SD_BUS_ERROR_UNKNOWN_INTERFACE);
+}
+
 int vfiod_error_describe(const sd_bus_error *e, int r, const char **ret_message) {
         if (vfiod_error_is_not_running(e)) {
                 *ret_message = "vfiod is not running";

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Owns: turning vfiod's Group and Device objects, as GetManagedObjects returns them, into structs. */
+/* Owns: turning vfiod's Group, Device, Lease and Container objects (GetManagedObjects, GetAll, and the
+ * ObjectManager's and PropertiesChanged signals) into structs. */
 
 #include <errno.h>
 #include <stdlib.h>
@@ -89,6 +90,39 @@ static int parse_u32(sd_bus_message *m, void *userdata) {
 
 static int parse_i32(sd_bus_message *m, void *userdata) {
         return sd_bus_message_read(m, "i", userdata);
+}
+
+static int parse_u64(sd_bus_message *m, void *userdata) {
+        return sd_bus_message_read(m, "t", userdata);
+}
+
+/* An au into a uint32_t array followed, in the struct, by its size_t length: the Groups of leases
+ * and containers. */
+typedef struct U32Array {
+        uint32_t *values;
+        size_t n_values;
+} U32Array;
+
+static int parse_u32_array(sd_bus_message *m, void *userdata) {
+        U32Array *a = userdata;
+        const void *values;
+        uint32_t *copy = NULL;
+        size_t size;
+        int r;
+
+        r = sd_bus_message_read_array(m, 'u', &values, &size);
+        if (r < 0)
+                return r;
+        if (size > 0) {
+                copy = malloc(size);
+                if (!copy)
+                        return -ENOMEM;
+                memcpy(copy, values, size);
+        }
+        free(a->values);
+        a->values = copy;
+        a->n_values = size / sizeof(uint32_t);
+        return 0;
 }
 
 static void group_free_reserved_regions(VfiodGroup *g) {
@@ -197,6 +231,35 @@ static const PropertyMap device_properties[] = {
         {}
 };
 
+/* The groups arrays are read through U32Array: the layouts must agree. */
+_Static_assert(offsetof(VfiodLeaseInfo, n_groups) - offsetof(VfiodLeaseInfo, groups) ==
+                       offsetof(U32Array, n_values),
+               "VfiodLeaseInfo.groups is not laid out as U32Array");
+_Static_assert(offsetof(VfiodContainerInfo, n_groups) - offsetof(VfiodContainerInfo, groups) ==
+                       offsetof(U32Array, n_values),
+               "VfiodContainerInfo.groups is not laid out as U32Array");
+
+static const PropertyMap lease_properties[] = {
+        { "Id", "s", parse_string, FIELD(VfiodLeaseInfo, id), false },
+        { "Groups", "au", parse_u32_array, FIELD(VfiodLeaseInfo, groups), false },
+        { "Owner", "s", parse_string, FIELD(VfiodLeaseInfo, owner), true },
+        { "Uid", "u", parse_u32, FIELD(VfiodLeaseInfo, uid), false },
+        { "Pid", "u", parse_u32, FIELD(VfiodLeaseInfo, pid), false },
+        { "Container", "o", parse_optional_path, FIELD(VfiodLeaseInfo, container), false },
+        { "Access", "s", parse_string, FIELD(VfiodLeaseInfo, access), false },
+        { "State", "s", parse_string, FIELD(VfiodLeaseInfo, state), true },
+        { "DeadlineUSec", "t", parse_u64, FIELD(VfiodLeaseInfo, deadline_usec), false },
+        {}
+};
+
+static const PropertyMap container_properties[] = {
+        { "IommuModel", "s", parse_string, FIELD(VfiodContainerInfo, iommu_model), false },
+        { "Groups", "au", parse_u32_array, FIELD(VfiodContainerInfo, groups), false },
+        { "SharingKey", "s", parse_string, FIELD(VfiodContainerInfo, sharing_key), false },
+        { "Owner", "s", parse_string, FIELD(VfiodContainerInfo, owner), false },
+        {}
+};
+
 static const PropertyMap *property_map_find(const PropertyMap *map, const char *name, size_t *ret_index) {
         for (size_t i = 0; map[i].name; i++)
                 if (streq(map[i].name, name)) {
@@ -207,8 +270,9 @@ static const PropertyMap *property_map_find(const PropertyMap *map, const char *
 }
 
 /* Reads one a{sv} into object. Properties we do not know are skipped, since later versions of vfiod
- * add some; a known property with another type, or a required one missing, is a broken reply. */
-static int map_properties(sd_bus_message *m, const PropertyMap *map, void *object) {
+ * add some; a known property with another type, or (unless this is an update, which carries only
+ * what changed) a required one missing, is a broken reply. */
+static int map_properties(sd_bus_message *m, const PropertyMap *map, void *object, bool update) {
         uint64_t seen = 0;
         int r;
 
@@ -252,21 +316,41 @@ static int map_properties(sd_bus_message *m, const PropertyMap *map, void *objec
         if (r < 0)
                 return r;
 
-        for (size_t i = 0; map[i].name; i++)
+        for (size_t i = 0; !update && map[i].name; i++)
                 if (map[i].required && !(seen & (UINT64_C(1) << i)))
                         return -EBADMSG;
 
         return sd_bus_message_exit_container(m);
 }
 
-static void device_done(VfiodDevice *d) {
+int vfiod_group_read_properties(sd_bus_message *m, VfiodGroup *group, bool update) {
+        return map_properties(m, group_properties, group, update);
+}
+
+int vfiod_device_read_properties(sd_bus_message *m, VfiodDevice *device, bool update) {
+        /* A full reading without NumaNode means "the platform does not say". */
+        if (!update)
+                device->numa_node = -1;
+        return map_properties(m, device_properties, device, update);
+}
+
+int vfiod_lease_info_read_properties(sd_bus_message *m, VfiodLeaseInfo *lease, bool update) {
+        return map_properties(m, lease_properties, lease, update);
+}
+
+int vfiod_container_info_read_properties(sd_bus_message *m, VfiodContainerInfo *container, bool update) {
+        return map_properties(m, container_properties, container, update);
+}
+
+void vfiod_device_done(VfiodDevice *d) {
         free(d->path);
         free(d->address);
         free(d->driver);
         free(d->original_driver);
+        *d = (VfiodDevice) {};
 }
 
-static void group_done(VfiodGroup *g) {
+void vfiod_group_done(VfiodGroup *g) {
         free(g->path);
         free(g->state);
         strv_free(g->devices);
@@ -275,16 +359,37 @@ static void group_done(VfiodGroup *g) {
         group_free_holders(g);
         free(g->safety);
         free(g->members);
+        *g = (VfiodGroup) {};
+}
+
+void vfiod_lease_info_done(VfiodLeaseInfo *l) {
+        free(l->path);
+        free(l->id);
+        free(l->groups);
+        free(l->owner);
+        free(l->container);
+        free(l->access);
+        free(l->state);
+        *l = (VfiodLeaseInfo) {};
+}
+
+void vfiod_container_info_done(VfiodContainerInfo *c) {
+        free(c->path);
+        free(c->iommu_model);
+        free(c->groups);
+        free(c->sharing_key);
+        free(c->owner);
+        *c = (VfiodContainerInfo) {};
 }
 
 VfiodInventory *vfiod_inventory_free(VfiodInventory *inventory) {
         if (!inventory)
                 return NULL;
         FOREACH_ARRAY(g, inventory->groups, inventory->n_groups)
-                group_done(g);
+                vfiod_group_done(g);
         free(inventory->groups);
         FOREACH_ARRAY(d, inventory->devices, inventory->n_devices)
-                device_done(d);
+                vfiod_device_done(d);
         free(inventory->devices);
         return mfree(inventory);
 }
@@ -308,7 +413,7 @@ static int loader_add_group(Loader *l, const char *path, sd_bus_message *m) {
         g->path = strdup(path);
         if (!g->path)
                 return -ENOMEM;
-        return map_properties(m, group_properties, g);
+        return vfiod_group_read_properties(m, g, false);
 }
 
 static int loader_add_device(Loader *l, const char *path, sd_bus_message *m) {
@@ -320,11 +425,10 @@ static int loader_add_device(Loader *l, const char *path, sd_bus_message *m) {
                 return -ENOMEM;
         inv->devices = devices;
         d = &inv->devices[inv->n_devices++];
-        d->numa_node = -1;
         d->path = strdup(path);
         if (!d->path)
                 return -ENOMEM;
-        return map_properties(m, device_properties, d);
+        return vfiod_device_read_properties(m, d, false);
 }
 
 /* One object: a{sa{sv}}, interface to properties. Interfaces other than ours are skipped. */
@@ -463,4 +567,71 @@ const VfiodGroup *vfiod_inventory_find_group(const VfiodInventory *inventory, ui
                 if (g->id == id)
                         return g;
         return NULL;
+}
+
+/* GetAll of one interface of one object, into a reply the caller reads. */
+static int get_all(sd_bus *bus, const char *path, const char *interface, sd_bus_error *error,
+                   sd_bus_message **ret_reply) {
+        return sd_bus_call_method(bus, VFIOD_SERVICE, path, "org.freedesktop.DBus.Properties", "GetAll", error,
+                                  ret_reply, "s", interface);
+}
+
+VfiodGroup *vfiod_group_free(VfiodGroup *group) {
+        if (!group)
+                return NULL;
+        vfiod_group_done(group);
+        return mfree(group);
+}
+
+int vfiod_group_load(sd_bus *bus, const char *path, sd_bus_error *error, VfiodGroup **ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(vfiod_group_freep) VfiodGroup *group = NULL;
+        int r;
+
+        r = get_all(bus, path, VFIOD_GROUP_INTERFACE, error, &reply);
+        if (r < 0)
+                return r;
+
+        group = calloc(1, sizeof(VfiodGroup));
+        if (!group)
+                return -ENOMEM;
+        group->path = strdup(path);
+        if (!group->path)
+                return -ENOMEM;
+        r = vfiod_group_read_properties(reply, group, false);
+        if (r < 0)
+                return r;
+
+        *ret = TAKE_PTR(group);
+        return 0;
+}
+
+VfiodLeaseInfo *vfiod_lease_info_free(VfiodLeaseInfo *lease) {
+        if (!lease)
+                return NULL;
+        vfiod_lease_info_done(lease);
+        return mfree(lease);
+}
+
+int vfiod_lease_info_load(sd_bus *bus, const char *path, sd_bus_error *error, VfiodLeaseInfo **ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(vfiod_lease_info_freep) VfiodLeaseInfo *lease = NULL;
+        int r;
+
+        r = get_all(bus, path, VFIOD_LEASE_INTERFACE, error, &reply);
+        if (r < 0)
+                return r;
+
+        lease = calloc(1, sizeof(VfiodLeaseInfo));
+        if (!lease)
+                return -ENOMEM;
+        lease->path = strdup(path);
+        if (!lease->path)
+                return -ENOMEM;
+        r = vfiod_lease_info_read_properties(reply, lease, false);
+        if (r < 0)
+                return r;
+
+        *ret = TAKE_PTR(lease);
+        return 0;
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Owns: vfioctl's --json documents. Keys follow the contract: add, never rename or remove. */
+/* Owns: vfioctl's --json documents, and monitor's JSON lines. Keys follow the contract: add, never
+ * rename or remove. */
 
 #include <errno.h>
 #include <inttypes.h>
@@ -222,4 +223,203 @@ int output_show_json(const VfiodGroup *group) {
          * always "/" and there is nothing to show. */
 
         return json_print(o);
+}
+
+static int u32_array_to_json(const uint32_t *values, size_t n, json_object **ret) {
+        _cleanup_json_ json_object *a = json_object_new_array();
+        int r;
+
+        if (!a)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                r = json_append(a, json_object_new_int64(values[i]));
+                if (r < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(a);
+        return 0;
+}
+
+static int add_optional_string(json_object *o, const char *key, const char *value) {
+        return value ? json_add(o, key, json_object_new_string(value)) : json_add_null(o, key);
+}
+
+/* A lease as holders and monitor show it. */
+static int lease_to_json(const VfiodLeaseInfo *l, json_object **ret) {
+        _cleanup_json_ json_object *o = json_object_new_object();
+        json_object *groups = NULL;
+        int r;
+
+        if (!o)
+                return -ENOMEM;
+        r = u32_array_to_json(l->groups, l->n_groups, &groups);
+        if (r < 0)
+                return r;
+        if ((r = json_add(o, "path", json_object_new_string(strempty(l->path)))) < 0 ||
+            (r = json_add(o, "groups", groups)) < 0 ||
+            (r = json_add(o, "owner", json_object_new_string(strempty(l->owner)))) < 0 ||
+            (r = json_add(o, "uid", json_object_new_int64(l->uid))) < 0 ||
+            (r = json_add(o, "pid", json_object_new_int64(l->pid))) < 0 ||
+            (r = json_add(o, "state", json_object_new_string(strempty(l->state)))) < 0 ||
+            (r = json_add(o, "deadline_usec", json_object_new_uint64(l->deadline_usec))) < 0 ||
+            (r = add_optional_string(o, "container", l->container)) < 0 ||
+            (r = json_add(o, "access", json_object_new_string(strempty(l->access)))) < 0)
+                return r;
+
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+int output_holders_json(const VfiodGroup *group, const VfiodLeaseInfo *lease) {
+        _cleanup_json_ json_object *o = json_object_new_object();
+        json_object *holders = NULL, *l = NULL;
+        int r;
+
+        if (!o)
+                return -ENOMEM;
+
+        r = json_add(o, "group", json_object_new_int64(group->id));
+        if (r < 0)
+                return r;
+        r = holders_to_json(group, &holders);
+        if (r < 0)
+                return r;
+        r = json_add(o, "holders", holders);
+        if (r < 0)
+                return r;
+        if (lease) {
+                r = lease_to_json(lease, &l);
+                if (r < 0)
+                        return r;
+                r = json_add(o, "lease", l);
+        } else
+                r = json_add_null(o, "lease");
+        if (r < 0)
+                return r;
+
+        return json_print(o);
+}
+
+static const char *const monitor_event_type_table[_EVENT_MAX] = {
+        [EVENT_GROUP_ADDED] = "group-added",
+        [EVENT_GROUP_REMOVED] = "group-removed",
+        [EVENT_GROUP_STATE] = "group-state",
+        [EVENT_DEVICE_ADDED] = "device-added",
+        [EVENT_DEVICE_REMOVED] = "device-removed",
+        [EVENT_DEVICE_DRIVER] = "device-driver",
+        [EVENT_HOTPLUG_BLOCKED] = "hotplug-blocked",
+        [EVENT_LEASE_ADDED] = "lease-added",
+        [EVENT_LEASE_STATE] = "lease-state",
+        [EVENT_LEASE_ENDED] = "lease-ended",
+        [EVENT_CONTAINER_ADDED] = "container-added",
+        [EVENT_CONTAINER_REMOVED] = "container-removed",
+        [EVENT_VFIOD_STOPPED] = "vfiod-stopped",
+        [EVENT_VFIOD_STARTED] = "vfiod-started",
+};
+
+const char *monitor_event_type_to_string(MonitorEventType t) {
+        return t >= 0 && t < _EVENT_MAX ? monitor_event_type_table[t] : NULL;
+}
+
+/* The keys each kind of event has besides "time", "time_usec" and "event". */
+static int event_fields_to_json(const MonitorEvent *e, json_object *o) {
+        char buf[FORMAT_TIME_MAX];
+        json_object *lease = NULL;
+        int r = 0;
+
+        if (e->path && (r = json_add(o, "path", json_object_new_string(e->path))) < 0)
+                return r;
+
+        switch (e->type) {
+        case EVENT_GROUP_ADDED:
+        case EVENT_GROUP_REMOVED:
+        case EVENT_GROUP_STATE:
+        case EVENT_HOTPLUG_BLOCKED:
+        case EVENT_DEVICE_ADDED:
+        case EVENT_DEVICE_REMOVED:
+        case EVENT_DEVICE_DRIVER:
+                if (e->has_group)
+                        r = json_add(o, "group", json_object_new_int64(e->group));
+                else
+                        r = json_add_null(o, "group");
+                if (r < 0)
+                        return r;
+                break;
+        default:
+                break;
+        }
+
+        switch (e->type) {
+        case EVENT_GROUP_ADDED:
+                return json_add(o, "state", json_object_new_string(strempty(e->value)));
+        case EVENT_GROUP_STATE:
+                if ((r = json_add(o, "old_state", json_object_new_string(strempty(e->old_value)))) < 0)
+                        return r;
+                return json_add(o, "state", json_object_new_string(strempty(e->value)));
+        case EVENT_DEVICE_ADDED:
+        case EVENT_DEVICE_REMOVED:
+                if ((r = json_add(o, "device", json_object_new_string(strempty(e->device)))) < 0)
+                        return r;
+                return e->type == EVENT_DEVICE_ADDED ? json_add(o, "driver", json_object_new_string(strempty(e->value)))
+                                                     : 0;
+        case EVENT_DEVICE_DRIVER:
+                if ((r = json_add(o, "device", json_object_new_string(strempty(e->device)))) < 0 ||
+                    (r = json_add(o, "old_driver", json_object_new_string(strempty(e->old_value)))) < 0)
+                        return r;
+                return json_add(o, "driver", json_object_new_string(strempty(e->value)));
+        case EVENT_HOTPLUG_BLOCKED:
+                if ((r = json_add(o, "device", json_object_new_string(strempty(e->device)))) < 0)
+                        return r;
+                return json_add(o, "host_driver", json_object_new_string(strempty(e->value)));
+        case EVENT_LEASE_ADDED:
+        case EVENT_LEASE_STATE:
+                if (e->type == EVENT_LEASE_STATE &&
+                    (r = json_add(o, "old_state", json_object_new_string(strempty(e->old_value)))) < 0)
+                        return r;
+                if ((r = json_add(o, "state", json_object_new_string(strempty(e->lease->state)))) < 0 ||
+                    (r = json_add(o, "deadline_usec", json_object_new_uint64(e->lease->deadline_usec))) < 0 ||
+                    (r = e->lease->deadline_usec > 0
+                                 ? json_add(o, "deadline", json_object_new_string(format_time(e->lease->deadline_usec, buf)))
+                                 : json_add_null(o, "deadline")) < 0)
+                        return r;
+                r = lease_to_json(e->lease, &lease);
+                if (r < 0)
+                        return r;
+                return json_add(o, "lease", lease);
+        case EVENT_CONTAINER_ADDED:
+                if (!e->container)
+                        return 0;
+                return json_add(o, "iommu_model", json_object_new_string(strempty(e->container->iommu_model)));
+        default:
+                return 0;
+        }
+}
+
+int output_event_json(const MonitorEvent *e) {
+        _cleanup_json_ json_object *o = json_object_new_object();
+        char buf[FORMAT_TIME_MAX];
+        const char *name, *s;
+        int r;
+
+        name = monitor_event_type_to_string(e->type);
+        if (!name)
+                return -EINVAL;
+        if (!o)
+                return -ENOMEM;
+
+        if ((r = json_add(o, "time", json_object_new_string(format_time(e->time_usec, buf)))) < 0 ||
+            (r = json_add(o, "time_usec", json_object_new_uint64(e->time_usec))) < 0 ||
+            (r = json_add(o, "event", json_object_new_string(name))) < 0)
+                return r;
+        r = event_fields_to_json(e, o);
+        if (r < 0)
+                return r;
+
+        /* One object a line, so that a reader can take each line as it comes. */
+        s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        if (!s)
+                return -ENOMEM;
+        if (fputs(s, stdout) == EOF || fputc('\n', stdout) == EOF || fflush(stdout) != 0)
+                return negative_errno();
+        return 0;
 }

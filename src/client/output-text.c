@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Owns: vfioctl's human output: the list table and the block `show` prints. */
+/* Owns: vfioctl's human output: the list table, the block `show` prints, the holders table and the
+ * monitor's event lines. */
 
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "output.h"
 
@@ -217,5 +219,141 @@ int output_show_text(const VfiodGroup *group) {
         print_reserved_regions(group);
         print_holders(group);
 
+        return ferror(stdout) ? -EIO : 0;
+}
+
+const char *format_time(uint64_t usec, char buf[static FORMAT_TIME_MAX]) {
+        time_t t = (time_t) (usec / 1000000);
+        struct tm tm;
+
+        if (!localtime_r(&t, &tm) || strftime(buf, FORMAT_TIME_MAX, "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+                snprintf(buf, FORMAT_TIME_MAX, "@%" PRIu64, usec / 1000000);
+        return buf;
+}
+
+/* "releasing, deadline 2026-11-22T02:10:33": what a lease is doing, in the words monitor uses too. */
+static void print_lease_state(const VfiodLeaseInfo *lease) {
+        char buf[FORMAT_TIME_MAX];
+
+        fputs(strempty(lease->state), stdout);
+        if (streq_ptr(lease->state, "releasing")) {
+                if (lease->deadline_usec > 0)
+                        printf(", deadline %s", format_time(lease->deadline_usec, buf));
+                else
+                        fputs(", no deadline", stdout);
+        }
+}
+
+static void print_u32_list(const uint32_t *values, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                printf("%s%" PRIu32, i > 0 ? "," : "", values[i]);
+}
+
+int output_holders_text(const VfiodGroup *group, const VfiodLeaseInfo *lease) {
+        int pid_width = (int) strlen("PID");
+
+        if (group->n_holders == 0)
+                printf("No process holds group %" PRIu32 ".\n", group->id);
+        else {
+                FOREACH_ARRAY(h, group->holders, group->n_holders) {
+                        int w = snprintf(NULL, 0, "%" PRIu32, h->pid);
+                        if (w > pid_width)
+                                pid_width = w;
+                }
+                printf("%-*s  COMMAND\n", pid_width, "PID");
+                FOREACH_ARRAY(h, group->holders, group->n_holders)
+                        printf("%-*" PRIu32 "  %s\n", pid_width, h->pid, strempty(h->comm));
+        }
+
+        if (!lease)
+                printf("Group %" PRIu32 " is not leased (state %s).\n", group->id, strempty(group->state));
+        else {
+                printf("lease %s: owner %s, uid %" PRIu32 ", pid %" PRIu32 ", ", lease->path,
+                       strempty(lease->owner), lease->uid, lease->pid);
+                print_lease_state(lease);
+                putchar('\n');
+        }
+
+        return ferror(stdout) ? -EIO : 0;
+}
+
+static const char *driver_name(const char *driver) {
+        return driver && *driver ? driver : "(none)";
+}
+
+int output_event_text(const MonitorEvent *e) {
+        char buf[FORMAT_TIME_MAX];
+
+        printf("%s ", format_time(e->time_usec, buf));
+
+        switch (e->type) {
+        case EVENT_GROUP_ADDED:
+                printf("group %" PRIu32 " appeared, state %s", e->group, strempty(e->value));
+                break;
+        case EVENT_GROUP_REMOVED:
+                printf("group %" PRIu32 " removed", e->group);
+                break;
+        case EVENT_GROUP_STATE:
+                printf("group %" PRIu32 " state %s -> %s", e->group, strempty(e->old_value), strempty(e->value));
+                break;
+        case EVENT_DEVICE_ADDED:
+                printf("device %s added", e->device);
+                if (e->has_group)
+                        printf(" to group %" PRIu32, e->group);
+                break;
+        case EVENT_DEVICE_REMOVED:
+                printf("device %s removed", e->device);
+                if (e->has_group)
+                        printf(" from group %" PRIu32, e->group);
+                break;
+        case EVENT_DEVICE_DRIVER:
+                printf("device %s driver %s -> %s", e->device, driver_name(e->old_value), driver_name(e->value));
+                break;
+        case EVENT_HOTPLUG_BLOCKED:
+                printf("group %" PRIu32 " hotplug blocked %s ", e->group, e->device);
+                if (e->value && *e->value)
+                        printf("(host driver %s)", e->value);
+                else
+                        fputs("(no host driver)", stdout);
+                break;
+        case EVENT_LEASE_ADDED:
+                printf("lease %s acquired: group ", e->path);
+                print_u32_list(e->lease->groups, e->lease->n_groups);
+                printf(", owner %s, uid %" PRIu32 ", pid %" PRIu32 ", ", strempty(e->lease->owner), e->lease->uid,
+                       e->lease->pid);
+                print_lease_state(e->lease);
+                break;
+        case EVENT_LEASE_STATE:
+                printf("lease %s ", e->path);
+                if (streq_ptr(e->value, "releasing"))
+                        print_lease_state(e->lease);
+                else
+                        printf("state %s -> %s", strempty(e->old_value), strempty(e->value));
+                break;
+        case EVENT_LEASE_ENDED:
+                printf("lease %s ended", e->path);
+                break;
+        case EVENT_CONTAINER_ADDED:
+                printf("container %s created", e->path);
+                if (e->container && e->container->iommu_model && *e->container->iommu_model)
+                        printf(" (%s)", e->container->iommu_model);
+                break;
+        case EVENT_CONTAINER_REMOVED:
+                printf("container %s removed", e->path);
+                break;
+        case EVENT_VFIOD_STOPPED:
+                fputs("vfiod stopped", stdout);
+                break;
+        case EVENT_VFIOD_STARTED:
+                fputs("vfiod started", stdout);
+                break;
+        default:
+                return -EINVAL;
+        }
+        putchar('\n');
+
+        /* Read through pipes: each event goes out as it happens. */
+        if (fflush(stdout) != 0)
+                return negative_errno();
         return ferror(stdout) ? -EIO : 0;
 }

@@ -197,6 +197,59 @@ static int verb_unassign(int argc, char *argv[]) {
         return EXIT_OK;
 }
 
+/* The group's holders (Group.Holders) and its lease, if any: two reads, since the lease is an
+ * object of its own. A lease that ends between them is no lease. */
+static int verb_holders(int argc, char *argv[]) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(vfiod_group_freep) VfiodGroup *group = NULL;
+        _cleanup_(vfiod_lease_info_freep) VfiodLeaseInfo *lease = NULL;
+        _cleanup_free_ char *path = NULL;
+        uint32_t id;
+        Target target;
+        int r;
+
+        if (target_parse(argv[1], &target) < 0) {
+                log_error(PROGRAM ": invalid target '%s': expected a group id or a device address", argv[1]);
+                return EXIT_USAGE;
+        }
+
+        if (bus_open(&bus) < 0)
+                return EXIT_FAILED;
+
+        r = vfiod_resolve_target(bus, &target, &error, &id, &path);
+        if (r < 0)
+                return log_call_failed(&error, r, "cannot look up target");
+
+        r = vfiod_group_load(bus, path, &error, &group);
+        if (r < 0 && vfiod_error_is_gone(&error)) {
+                log_error(PROGRAM ": no such group %" PRIu32, id);
+                return EXIT_NOT_FOUND;
+        }
+        if (r < 0)
+                return log_call_failed(&error, r, "cannot read group");
+
+        if (group->lease) {
+                r = vfiod_lease_info_load(bus, group->lease, &error, &lease);
+                if (r < 0 && vfiod_error_is_gone(&error)) {
+                        /* It ended in between: the group's Lease says "/" by now. */
+                        sd_bus_error_free(&error);
+                        r = 0;
+                }
+                if (r < 0)
+                        return log_call_failed(&error, r, "cannot read the lease");
+        }
+
+        r = arg_json ? output_holders_json(group, lease) : output_holders_text(group, lease);
+        if (r < 0)
+                return log_output_failed(r);
+        return EXIT_OK;
+}
+
+static int verb_monitor(int argc, char *argv[]) {
+        return verb_monitor_run(arg_json);
+}
+
 static int verb_acquire(int argc, char *argv[]) {
         VfiodAcquireOptions o = { .container = arg_container, .interface = arg_interface, .grant = arg_grant };
 
@@ -205,13 +258,14 @@ static int verb_acquire(int argc, char *argv[]) {
 
 #define ACQUIRE_SYNOPSIS " TARGET... [--container KEY] [--interface auto|group|iommufd] [--grant] -- COMMAND [ARG...]"
 
-/* Verbs of later versions (holders, monitor) are added here. */
 static const Verb verbs[] = {
         { "list", 0, 0, "", verb_list },
         { "show", 1, 1, " TARGET", verb_show },
         { "assign", 1, 1, " TARGET [--persist] [--force] [--dry-run]", verb_assign },
         { "unassign", 1, 1, " TARGET [--mode fail|soft|hard|kill] [--timeout SEC] [--persist]", verb_unassign },
         { "acquire", 1, UINT_MAX, ACQUIRE_SYNOPSIS, verb_acquire },
+        { "holders", 1, 1, " TARGET", verb_holders },
+        { "monitor", 0, 0, "", verb_monitor },
 };
 
 static void help(void) {
@@ -228,11 +282,14 @@ static void help(void) {
                "  acquire TARGET... -- COMMAND [ARG...]\n"
                "                      Lease the targets' groups and run COMMAND with their\n"
                "                      VFIO fds; the leases end when COMMAND exits\n"
+               "  holders TARGET      Show the processes holding the group, and its lease\n"
+               "  monitor             Print vfiod's events as they happen, until interrupted\n"
                "\n"
                "Options:\n"
                "  -h --help           Show this help\n"
                "     --version        Show package version\n"
-               "     --json           Print one JSON document instead of text\n"
+               "     --json           Print one JSON document instead of text (monitor:\n"
+               "                      one JSON object per line)\n"
                "     --persist        assign/unassign: also at the next start (or no more)\n"
                "     --force          assign: override the safety refusals\n"
                "     --dry-run        assign: show the plan and the verdict, change nothing\n"

@@ -18,3 +18,6 @@ int bus_open(sd_bus **ret_bus);
 /* vfioctl acquire (vfioctl-acquire.c): targets are argv[1..argc), command is what followed "--"
  * (NULL when there was no "--"). */
 int verb_acquire_run(int argc, char *argv[], const VfiodAcquireOptions *o, char **command);
+
+/* vfioctl monitor (vfioctl-monitor.c): runs until SIGINT or SIGTERM. */
+int verb_monitor_run(bool json);

@@ -17,10 +17,13 @@
 #define VFIOD_PATH "/org/vfiod1"
 #define VFIOD_GROUP_PATH_PREFIX "/org/vfiod1/group"
 #define VFIOD_DEVICE_PATH_PREFIX "/org/vfiod1/device"
+#define VFIOD_LEASE_PATH_PREFIX "/org/vfiod1/lease"
+#define VFIOD_CONTAINER_PATH_PREFIX "/org/vfiod1/container"
 #define VFIOD_MANAGER_INTERFACE "org.vfiod1.Manager"
 #define VFIOD_GROUP_INTERFACE "org.vfiod1.Group"
 #define VFIOD_DEVICE_INTERFACE "org.vfiod1.Device"
 #define VFIOD_LEASE_INTERFACE "org.vfiod1.Lease"
+#define VFIOD_CONTAINER_INTERFACE "org.vfiod1.Container"
 
 /* ---- connection and errors (client-bus.c) ---- */
 
@@ -99,6 +102,57 @@ typedef struct VfiodInventory {
         size_t n_devices;
 } VfiodInventory;
 
+/* A Lease object as anybody may read it (VfiodLease below is the owner's side, with the fds). */
+typedef struct VfiodLeaseInfo {
+        char *path;
+        char *id;
+        uint32_t *groups;
+        size_t n_groups;
+        char *owner;     /* unique bus name */
+        uint32_t uid;
+        uint32_t pid;
+        char *container; /* NULL when the property says "/" */
+        char *access;    /* "fd" or "grant" */
+        char *state;     /* "active" or "releasing" */
+        uint64_t deadline_usec; /* CLOCK_REALTIME; 0: none */
+} VfiodLeaseInfo;
+
+typedef struct VfiodContainerInfo {
+        char *path;
+        char *iommu_model;
+        uint32_t *groups;
+        size_t n_groups;
+        char *sharing_key;
+        char *owner;
+} VfiodContainerInfo;
+
+/* Read one a{sv} of the interface's properties (GetAll, InterfacesAdded, GetManagedObjects) into
+ * the struct, which starts zeroed or holds an earlier reading. With update set the properties are
+ * the changed ones of a PropertiesChanged signal: those absent keep their values, and none is
+ * required. Unknown properties are skipped; a known one of another type is -EBADMSG. */
+int vfiod_group_read_properties(sd_bus_message *m, VfiodGroup *group, bool update);
+int vfiod_device_read_properties(sd_bus_message *m, VfiodDevice *device, bool update);
+int vfiod_lease_info_read_properties(sd_bus_message *m, VfiodLeaseInfo *lease, bool update);
+int vfiod_container_info_read_properties(sd_bus_message *m, VfiodContainerInfo *container, bool update);
+
+/* Free what the structs own, not the structs; they are left zeroed. */
+void vfiod_group_done(VfiodGroup *group);
+void vfiod_device_done(VfiodDevice *device);
+void vfiod_lease_info_done(VfiodLeaseInfo *lease);
+void vfiod_container_info_done(VfiodContainerInfo *container);
+
+/* One object read on its own with GetAll. A group read this way has no members. An object that
+ * does not exist (any more) fails with the bus error UnknownObject or UnknownInterface. */
+int vfiod_group_load(sd_bus *bus, const char *path, sd_bus_error *error, VfiodGroup **ret);
+VfiodGroup *vfiod_group_free(VfiodGroup *group);
+DEFINE_TRIVIAL_CLEANUP_FUNC(VfiodGroup *, vfiod_group_free);
+int vfiod_lease_info_load(sd_bus *bus, const char *path, sd_bus_error *error, VfiodLeaseInfo **ret);
+VfiodLeaseInfo *vfiod_lease_info_free(VfiodLeaseInfo *lease);
+DEFINE_TRIVIAL_CLEANUP_FUNC(VfiodLeaseInfo *, vfiod_lease_info_free);
+
+/* True for the errors a call on an object that went away gets. */
+bool vfiod_error_is_gone(const sd_bus_error *e);
+
 int vfiod_inventory_load(sd_bus *bus, sd_bus_error *error, VfiodInventory **ret);
 VfiodInventory *vfiod_inventory_free(VfiodInventory *inventory);
 DEFINE_TRIVIAL_CLEANUP_FUNC(VfiodInventory *, vfiod_inventory_free);
@@ -163,7 +217,7 @@ typedef struct VfiodLease VfiodLease;
 /* What a lease owner hears from vfiod. Both arrive only while the caller's bus is processed (an
  * sd-event loop with the bus attached, or sd_bus_process()). */
 typedef struct VfiodLeaseHandlers {
-        /* Give the fds back (close them, then Release) before deadline_usec (CLOCK_MONOTONIC, 0:
+        /* Give the fds back (close them, then Release) before deadline_usec (CLOCK_REALTIME, 0:
          * none): after it vfiod may kill the holders. */
         void (*release_requested)(VfiodLease *lease, const char *reason, uint64_t deadline_usec,
                                   void *userdata);
