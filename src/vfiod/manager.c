@@ -75,25 +75,37 @@ Manager *manager_free(Manager *m) {
         return mfree(m);
 }
 
-/* A device is gone. The owner of a lease on its group hears of it, and a lease whose group is
- * gone altogether ends. */
-static void manager_remove_device(Manager *m, const char *address) {
-        Device *d = inventory_get_device(m->inventory, address);
-        uint32_t group = d ? d->group->id : 0;
-        Lease *l = d ? manager_lease_of_group(m, group) : NULL;
-
-        if (l) {
-                log_notice("Device %s of leased IOMMU group %" PRIu32 " was removed.", address, group);
-                lease_send_revoked(l, "device-removed");
-        }
-        inventory_remove_device(m->inventory, address);
-        if (l && !inventory_get_group(m->inventory, group))
+/* A device of a leased group is gone: its owner hears of it, and a lease whose group is gone
+ * altogether ends. l and group are what the device belonged to before it went. */
+static void revoke_for_removed_device(Manager *m, Lease *l, uint32_t group, const char *address) {
+        if (!l)
+                return;
+        log_notice("Device %s of leased IOMMU group %" PRIu32 " was removed.", address, group);
+        lease_send_revoked(l, "device-removed");
+        if (!inventory_get_group(m->inventory, group))
                 lease_end(l, "its devices are gone");
+}
+
+static Lease *lease_of_device(Manager *m, const char *address, uint32_t *ret_group) {
+        Device *d = inventory_get_device(m->inventory, address);
+
+        *ret_group = d ? d->group->id : 0;
+        return d ? manager_lease_of_group(m, *ret_group) : NULL;
+}
+
+static void manager_remove_device(Manager *m, const char *address) {
+        uint32_t group;
+        Lease *l = lease_of_device(m, address, &group);
+
+        inventory_remove_device(m->inventory, address);
+        revoke_for_removed_device(m, l, group, address);
 }
 
 void manager_handle_device_event(const char *action, const char *address, void *userdata) {
         Manager *m = userdata;
+        uint32_t group;
         Device *d;
+        Lease *l;
         int r;
 
         if (!action) {
@@ -109,8 +121,11 @@ void manager_handle_device_event(const char *action, const char *address, void *
                 manager_remove_device(m, address);
                 return;
         }
+        l = lease_of_device(m, address, &group);
         r = inventory_refresh_device(m->inventory, address);
-        if (r < 0 && r != -ENOENT)
+        if (r == -ENOENT) /* gone while we read it: the refresh dropped it */
+                revoke_for_removed_device(m, l, group, address);
+        else if (r < 0)
                 log_warning_errno(r, "Cannot re-read PCI device %s after '%s': %m", address, action);
         d = inventory_get_device(m->inventory, address);
         if (d)
