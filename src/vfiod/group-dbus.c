@@ -168,9 +168,11 @@ static const sd_bus_vtable group_vtable[] = {
         SD_BUS_PROPERTY("ReservedRegions", "a(tts)", property_get_reserved_regions, 0,
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Lease", "o", property_get_lease, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("Holders", "a(us)", property_get_holders, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        /* Holders and Safety change behind the daemon's back (a process opens a node, a disk is
+         * mounted): read on demand, never announced, so a change signal does not scan /proc. */
+        SD_BUS_PROPERTY("Holders", "a(us)", property_get_holders, 0, 0),
         SD_BUS_PROPERTY("Persistent", "b", property_get_persistent, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("Safety", "s", property_get_safety, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Safety", "s", property_get_safety, 0, 0),
         SD_BUS_SIGNAL_WITH_ARGS("HotplugBlocked", SD_BUS_ARGS("s", address, "s", host_driver), 0),
         SD_BUS_VTABLE_END,
 };
