@@ -15,28 +15,81 @@ typedef struct PendingCheck {
         uint32_t group;
 } PendingCheck;
 
-int authorize_now(Manager *m, sd_bus_message *message, PolicyAction action, const Group *g) {
+#define IDENTITY_CACHE_SIZE 64
+
+typedef struct CachedIdentity {
+        char *sender;
+        CallerIdentity identity;
+} CachedIdentity;
+
+/* A small ring: callers come and go, a busy client makes many calls in a row. */
+static CachedIdentity identity_cache[IDENTITY_CACHE_SIZE];
+static size_t identity_next;
+
+static int query_identity(sd_bus_message *message, CallerIdentity *ret) {
         _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
         const gid_t *gids = NULL;
-        uid_t uid;
-        gid_t gid;
-        int r, n_gids;
+        CallerIdentity id = {};
+        int r, n;
 
         /* Real credentials only: what the bus daemon vouches for, not what the peer claims. */
-        r = sd_bus_query_sender_creds(message, SD_BUS_CREDS_EUID | SD_BUS_CREDS_EGID | SD_BUS_CREDS_SUPPLEMENTARY_GIDS,
+        r = sd_bus_query_sender_creds(message,
+                                      SD_BUS_CREDS_EUID | SD_BUS_CREDS_EGID | SD_BUS_CREDS_PID |
+                                              SD_BUS_CREDS_SUPPLEMENTARY_GIDS,
                                       &creds);
         if (r >= 0)
-                r = sd_bus_creds_get_euid(creds, &uid);
+                r = sd_bus_creds_get_euid(creds, &id.uid);
+        if (r >= 0)
+                r = sd_bus_creds_get_pid(creds, &id.pid);
         if (r < 0)
                 return r;
-        if (uid == 0)
+        if (sd_bus_creds_get_egid(creds, &id.gid) < 0)
+                id.gid = (gid_t) -1;
+        n = sd_bus_creds_get_supplementary_gids(creds, &gids);
+        for (int i = 0; i < n && (size_t) i < ELEMENTSOF(id.gids); i++)
+                id.gids[id.n_gids++] = gids[i];
+        *ret = id;
+        return 0;
+}
+
+int caller_identity(Manager *m, sd_bus_message *message, const CallerIdentity **ret) {
+        const char *sender = sd_bus_message_get_sender(message);
+        CachedIdentity *slot;
+        int r;
+
+        if (!sender)
+                return -ENXIO;
+        FOREACH_ARRAY(c, identity_cache, IDENTITY_CACHE_SIZE)
+                if (c->sender && streq(c->sender, sender)) {
+                        *ret = &c->identity;
+                        return 0;
+                }
+        slot = &identity_cache[identity_next];
+        r = query_identity(message, &slot->identity);
+        if (r < 0)
+                return r;
+        if (free_and_strdup(&slot->sender, sender) < 0)
+                return -ENOMEM;
+        identity_next = (identity_next + 1) % IDENTITY_CACHE_SIZE;
+        *ret = &slot->identity;
+        return 0;
+}
+
+void caller_identity_cache_clear(void) {
+        FOREACH_ARRAY(c, identity_cache, IDENTITY_CACHE_SIZE)
+                c->sender = mfree(c->sender);
+}
+
+int authorize_now(Manager *m, sd_bus_message *message, PolicyAction action, const Group *g) {
+        const CallerIdentity *id;
+        int r;
+
+        r = caller_identity(m, message, &id);
+        if (r < 0)
+                return r;
+        if (id->uid == 0)
                 return 1;
-        if (sd_bus_creds_get_egid(creds, &gid) < 0)
-                gid = (gid_t) -1;
-        n_gids = sd_bus_creds_get_supplementary_gids(creds, &gids);
-        if (n_gids < 0)
-                n_gids = 0;
-        if (m->policy && policy_allows(m->policy, uid, gid, gids, (size_t) n_gids, action, g))
+        if (m->policy && policy_allows(m->policy, id->uid, id->gid, id->gids, id->n_gids, action, g))
                 return 1;
         return 0;
 }

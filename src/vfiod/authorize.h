@@ -9,6 +9,20 @@
 #include "manager.h"
 #include "policy.h"
 
+/* Who sent a message, as the bus daemon vouches for it. */
+typedef struct CallerIdentity {
+        uid_t uid;
+        gid_t gid;
+        pid_t pid;
+        gid_t gids[64];
+        size_t n_gids;
+} CallerIdentity;
+
+/* The sender's identity. Asking the bus costs a round trip, so answers are remembered by unique
+ * name: the bus never reuses one, and a connection's credentials are those it connected with. */
+int caller_identity(Manager *m, sd_bus_message *message, const CallerIdentity **ret);
+void caller_identity_cache_clear(void);
+
 /* Called once with 0 (allowed) or -EACCES (denied) or another -errno (could not check). */
 typedef void (*authorize_done_t)(Manager *m, int r, void *userdata);
 

@@ -97,7 +97,7 @@ static int method_release(sd_bus_message *message, void *userdata, sd_bus_error 
         if (!streq_ptr(sd_bus_message_get_sender(message), l->owner)) {
                 Group *g = inventory_get_group(m->inventory, l->group);
 
-                r = g ? authorize_now(m, message, POLICY_MANAGE, g) : bus_sender_is_root(message);
+                r = g ? authorize_now(m, message, POLICY_MANAGE, g) : bus_sender_is_root(m, message);
                 if (r < 0)
                         return r;
                 if (r == 0)

@@ -74,17 +74,14 @@ static int parse_options(sd_bus_message *message, const OptionSpec *specs, size_
         return sd_bus_message_exit_container(message);
 }
 
-int bus_sender_is_root(sd_bus_message *message) {
-        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
-        uid_t uid;
+int bus_sender_is_root(Manager *m, sd_bus_message *message) {
+        const CallerIdentity *id;
         int r;
 
-        r = sd_bus_query_sender_creds(message, SD_BUS_CREDS_EUID | SD_BUS_CREDS_AUGMENT, &creds);
-        if (r >= 0)
-                r = sd_bus_creds_get_euid(creds, &uid);
+        r = caller_identity(m, message, &id);
         if (r < 0)
                 return r;
-        return uid == 0;
+        return id->uid == 0;
 }
 
 /* A target is a group id or a device address (meaning its group). */
@@ -514,7 +511,7 @@ static int reply_lease(sd_bus_message *message, const Lease *l) {
 }
 
 static int method_acquire(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        const CallerIdentity *id;
         const char *key = "", *interface = "auto", *access = "fd", *target;
         const OptionSpec specs[] = {
                 { "container", 's', &key },
@@ -541,13 +538,11 @@ static int method_acquire(sd_bus_message *message, void *userdata, sd_bus_error 
         req.grant = streq(access, "grant");
         req.sharing_key = key;
 
-        r = sd_bus_query_sender_creds(message, SD_BUS_CREDS_EUID | SD_BUS_CREDS_PID, &creds);
-        if (r >= 0)
-                r = sd_bus_creds_get_euid(creds, &req.uid);
-        if (r >= 0)
-                r = sd_bus_creds_get_pid(creds, &req.pid);
+        r = caller_identity(m, message, &id);
         if (r < 0)
                 return r;
+        req.uid = id->uid;
+        req.pid = id->pid;
         req.owner = sd_bus_message_get_sender(message);
         if (!req.owner)
                 return -ENXIO;

@@ -30,7 +30,7 @@ int container_bus_register(Manager *m);
 void container_bus_emit_changed(Manager *m, struct Container *c);
 
 /* Whether the sender of message is root (the admin). */
-int bus_sender_is_root(sd_bus_message *message);
+int bus_sender_is_root(Manager *m, sd_bus_message *message);
 
 /* device-dbus.c */
 int device_bus_path(const Device *d, char **ret);

@@ -7,6 +7,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "assign.h"
+#include "authorize.h"
 #include "container.h"
 #include "lease.h"
 #include "policy.h"
@@ -72,6 +73,7 @@ Manager *manager_free(Manager *m) {
         free(m->config_file);
         free(m->config_dir);
         policy_free(m->policy);
+        caller_identity_cache_clear();
         return mfree(m);
 }
 
