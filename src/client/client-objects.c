@@ -203,6 +203,32 @@ static int parse_holders(sd_bus_message *m, void *userdata) {
         return sd_bus_message_exit_container(m);
 }
 
+static int parse_iova_ranges(sd_bus_message *m, void *userdata) {
+        VfiodContainerInfo *c = userdata;
+        size_t allocated = 0;
+        uint64_t start, end;
+        int r;
+
+        c->iova_ranges = mfree(c->iova_ranges);
+        c->n_iova_ranges = 0;
+
+        r = sd_bus_message_enter_container(m, 'a', "(tt)");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_read(m, "(tt)", &start, &end)) > 0) {
+                VfiodIovaRange *ranges;
+
+                ranges = grow_array(c->iova_ranges, &allocated, c->n_iova_ranges + 1, sizeof(VfiodIovaRange));
+                if (!ranges)
+                        return -ENOMEM;
+                c->iova_ranges = ranges;
+                ranges[c->n_iova_ranges++] = (VfiodIovaRange) { .start = start, .end = end };
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(m);
+}
+
 #define FIELD(type, field) offsetof(type, field)
 
 static const PropertyMap group_properties[] = {
@@ -255,6 +281,8 @@ static const PropertyMap lease_properties[] = {
 static const PropertyMap container_properties[] = {
         { "IommuModel", "s", parse_string, FIELD(VfiodContainerInfo, iommu_model), false },
         { "Groups", "au", parse_u32_array, FIELD(VfiodContainerInfo, groups), false },
+        { "IovaRanges", "a(tt)", parse_iova_ranges, 0, false },
+        { "PageSizes", "t", parse_u64, FIELD(VfiodContainerInfo, page_sizes), false },
         { "SharingKey", "s", parse_string, FIELD(VfiodContainerInfo, sharing_key), false },
         { "Owner", "s", parse_string, FIELD(VfiodContainerInfo, owner), false },
         {}
@@ -377,6 +405,7 @@ void vfiod_container_info_done(VfiodContainerInfo *c) {
         free(c->path);
         free(c->iommu_model);
         free(c->groups);
+        free(c->iova_ranges);
         free(c->sharing_key);
         free(c->owner);
         *c = (VfiodContainerInfo) {};
@@ -633,5 +662,35 @@ int vfiod_lease_info_load(sd_bus *bus, const char *path, sd_bus_error *error, Vf
                 return r;
 
         *ret = TAKE_PTR(lease);
+        return 0;
+}
+
+VfiodContainerInfo *vfiod_container_info_free(VfiodContainerInfo *container) {
+        if (!container)
+                return NULL;
+        vfiod_container_info_done(container);
+        return mfree(container);
+}
+
+int vfiod_container_info_load(sd_bus *bus, const char *path, sd_bus_error *error, VfiodContainerInfo **ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(vfiod_container_info_freep) VfiodContainerInfo *container = NULL;
+        int r;
+
+        r = get_all(bus, path, VFIOD_CONTAINER_INTERFACE, error, &reply);
+        if (r < 0)
+                return r;
+
+        container = calloc(1, sizeof(VfiodContainerInfo));
+        if (!container)
+                return -ENOMEM;
+        container->path = strdup(path);
+        if (!container->path)
+                return -ENOMEM;
+        r = vfiod_container_info_read_properties(reply, container, false);
+        if (r < 0)
+                return r;
+
+        *ret = TAKE_PTR(container);
         return 0;
 }

@@ -194,7 +194,45 @@ int output_list_json(const VfiodInventory *inventory) {
         return json_print(root);
 }
 
-int output_show_json(const VfiodGroup *group) {
+static int u32_array_to_json(const uint32_t *values, size_t n, json_object **ret);
+
+/* The leased group's container: "iommu_model", "groups", "iova_ranges", "page_sizes" as the
+ * contract has them, plus "sharing_key". */
+static int container_to_json(const VfiodContainerInfo *c, json_object **ret) {
+        _cleanup_json_ json_object *o = json_object_new_object(), *ranges = json_object_new_array();
+        json_object *groups = NULL;
+        int r;
+
+        if (!o || !ranges)
+                return -ENOMEM;
+
+        FOREACH_ARRAY(range, c->iova_ranges, c->n_iova_ranges) {
+                _cleanup_json_ json_object *x = json_object_new_object();
+
+                if (!x)
+                        return -ENOMEM;
+                if ((r = json_add(x, "start", json_iova(range->start))) < 0 ||
+                    (r = json_add(x, "end", json_iova(range->end))) < 0 ||
+                    (r = json_append(ranges, TAKE_PTR(x))) < 0)
+                        return r;
+        }
+
+        r = u32_array_to_json(c->groups, c->n_groups, &groups);
+        if (r < 0)
+                return r;
+
+        if ((r = json_add(o, "iommu_model", json_object_new_string(strempty(c->iommu_model)))) < 0 ||
+            (r = json_add(o, "groups", groups)) < 0 ||
+            (r = json_add(o, "iova_ranges", TAKE_PTR(ranges))) < 0 ||
+            (r = json_add(o, "page_sizes", json_iova(c->page_sizes))) < 0 ||
+            (r = json_add(o, "sharing_key", json_object_new_string(strempty(c->sharing_key)))) < 0)
+                return r;
+
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+int output_show_json(const VfiodGroup *group, const VfiodContainerInfo *container) {
         _cleanup_json_ json_object *o = NULL;
         json_object *regions = NULL, *holders = NULL;
         int r;
@@ -217,10 +255,16 @@ int output_show_json(const VfiodGroup *group) {
         if (r < 0)
                 return r;
 
-        /* CONTAINER: when the group is leased, the contract adds "container": {"iommu_model",
-         * "groups", "iova_ranges", "page_sizes"} from the lease's org.vfiod1.Container object. It
-         * belongs here, once vfiod hands out leases (the Acquire issue); until then Lease is
-         * always "/" and there is nothing to show. */
+        if (container) {
+                json_object *c = NULL;
+
+                r = container_to_json(container, &c);
+                if (r < 0)
+                        return r;
+                r = json_add(o, "container", c);
+                if (r < 0)
+                        return r;
+        }
 
         return json_print(o);
 }

@@ -197,7 +197,36 @@ static void print_holders(const VfiodGroup *g) {
         }
 }
 
-int output_show_text(const VfiodGroup *group) {
+static void print_container(const VfiodContainerInfo *c) {
+        print_label("Container");
+        printf("%s", c->path);
+        if (c->iommu_model && *c->iommu_model)
+                printf(" (%s)", c->iommu_model);
+        if (c->sharing_key && *c->sharing_key)
+                printf(", sharing key %s", c->sharing_key);
+        putchar('\n');
+
+        print_label("Container groups");
+        if (c->n_groups == 0)
+                fputs("none", stdout);
+        for (size_t i = 0; i < c->n_groups; i++)
+                printf("%s%" PRIu32, i > 0 ? " " : "", c->groups[i]);
+        putchar('\n');
+
+        print_label("IOVA ranges");
+        if (c->n_iova_ranges == 0)
+                puts("none");
+        for (size_t i = 0; i < c->n_iova_ranges; i++) {
+                if (i > 0)
+                        print_continuation();
+                printf("0x%" PRIx64 "-0x%" PRIx64 "\n", c->iova_ranges[i].start, c->iova_ranges[i].end);
+        }
+
+        print_label("Page sizes");
+        printf("0x%" PRIx64 "\n", c->page_sizes);
+}
+
+int output_show_text(const VfiodGroup *group, const VfiodContainerInfo *container) {
         printf("Group %" PRIu32 "\n", group->id);
 
         print_label("State");
@@ -211,9 +240,8 @@ int output_show_text(const VfiodGroup *group) {
         print_label("Lease");
         puts(group->lease ?: "none");
 
-        /* CONTAINER: a leased group's container (IOMMU model, groups sharing it, IOVA ranges, page
-         * sizes) goes here once vfiod hands out leases (the Acquire issue). Until then Lease is
-         * always "/" and there is nothing to show. */
+        if (container)
+                print_container(container);
 
         print_devices(group);
         print_reserved_regions(group);

@@ -8,12 +8,13 @@
 #include "vfiod-client.h"
 
 int output_list_text(const VfiodInventory *inventory);
-int output_show_text(const VfiodGroup *group);
+/* container: the leased group's container; NULL when not leased or the lease has none (grant). */
+int output_show_text(const VfiodGroup *group, const VfiodContainerInfo *container);
 /* lease: NULL when the group is not leased. */
 int output_holders_text(const VfiodGroup *group, const VfiodLeaseInfo *lease);
 
 int output_list_json(const VfiodInventory *inventory);
-int output_show_json(const VfiodGroup *group);
+int output_show_json(const VfiodGroup *group, const VfiodContainerInfo *container);
 int output_holders_json(const VfiodGroup *group, const VfiodLeaseInfo *lease);
 
 /* What `vfioctl monitor` reports: one line (or one JSON object) per event. */

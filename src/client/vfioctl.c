@@ -89,6 +89,8 @@ static int verb_show(int argc, char *argv[]) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_inventory_free_ VfiodInventory *inventory = NULL;
+        _cleanup_(vfiod_lease_info_freep) VfiodLeaseInfo *lease = NULL;
+        _cleanup_(vfiod_container_info_freep) VfiodContainerInfo *container = NULL;
         const VfiodGroup *group;
         uint32_t id;
         Target target;
@@ -121,7 +123,28 @@ static int verb_show(int argc, char *argv[]) {
                 return EXIT_NOT_FOUND;
         }
 
-        r = arg_json ? output_show_json(group) : output_show_text(group);
+        /* A leased group shows its lease's container. A lease or container that ends in between
+         * is none; a grant lease has no container ("/"). */
+        if (group->lease) {
+                r = vfiod_lease_info_load(bus, group->lease, &error, &lease);
+                if (r < 0 && vfiod_error_is_gone(&error)) {
+                        sd_bus_error_free(&error);
+                        r = 0;
+                }
+                if (r < 0)
+                        return log_call_failed(&error, r, "cannot read the lease");
+        }
+        if (lease && lease->container) {
+                r = vfiod_container_info_load(bus, lease->container, &error, &container);
+                if (r < 0 && vfiod_error_is_gone(&error)) {
+                        sd_bus_error_free(&error);
+                        r = 0;
+                }
+                if (r < 0)
+                        return log_call_failed(&error, r, "cannot read the container");
+        }
+
+        r = arg_json ? output_show_json(group, container) : output_show_text(group, container);
         if (r < 0)
                 return log_output_failed(r);
         return EXIT_OK;

@@ -117,11 +117,19 @@ typedef struct VfiodLeaseInfo {
         uint64_t deadline_usec; /* CLOCK_REALTIME; 0: none */
 } VfiodLeaseInfo;
 
+typedef struct VfiodIovaRange {
+        uint64_t start;
+        uint64_t end; /* inclusive */
+} VfiodIovaRange;
+
 typedef struct VfiodContainerInfo {
         char *path;
         char *iommu_model;
         uint32_t *groups;
         size_t n_groups;
+        VfiodIovaRange *iova_ranges;
+        size_t n_iova_ranges;
+        uint64_t page_sizes; /* bitmap of the IOMMU page sizes */
         char *sharing_key;
         char *owner;
 } VfiodContainerInfo;
@@ -149,6 +157,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(VfiodGroup *, vfiod_group_free);
 int vfiod_lease_info_load(sd_bus *bus, const char *path, sd_bus_error *error, VfiodLeaseInfo **ret);
 VfiodLeaseInfo *vfiod_lease_info_free(VfiodLeaseInfo *lease);
 DEFINE_TRIVIAL_CLEANUP_FUNC(VfiodLeaseInfo *, vfiod_lease_info_free);
+int vfiod_container_info_load(sd_bus *bus, const char *path, sd_bus_error *error, VfiodContainerInfo **ret);
+VfiodContainerInfo *vfiod_container_info_free(VfiodContainerInfo *container);
+DEFINE_TRIVIAL_CLEANUP_FUNC(VfiodContainerInfo *, vfiod_container_info_free);
 
 /* True for the errors a call on an object that went away gets. */
 bool vfiod_error_is_gone(const sd_bus_error *e);

@@ -1,0 +1,111 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# vm-timeout: 300
+#
+# Access "grant": a config rule lets nobody have the bridge group's device node for as long as a
+# grant lease lasts (no fds, the node's owner is the user's uid), and takes it back when the lease
+# ends. `vfioctl show` names a leased group's container for an fd lease and none for a grant.
+
+. "$VFIOD_SRC/tests/vm/lib.sh"
+
+edu=$(pci_find 0x1234 0x11e8 | head -n1)
+group=$(group_of "$edu")
+node=/dev/vfio/$group
+nobody_uid=$(id -u nobody)
+diag "edu $edu in group $group; nobody is uid $nobody_uid; kernel $VM_KERNEL"
+
+state_is() { [ "$(group_state "$1")" = "$2" ]; }
+node_owner_is() { [ "$(stat -c %u "$node" 2>/dev/null)" = "$1" ]; }
+# show_json KEY...: the value at the keys' path in `vfioctl --json show $group`, "MISSING" when absent.
+show_json() {
+    "$VFIOCTL" --json show "$group" | /usr/bin/python3 -c '
+import json, sys
+o = json.load(sys.stdin)
+for k in sys.argv[1:]:
+    try:
+        o = o[int(k)] if isinstance(o, list) else o[k]
+    except (KeyError, IndexError, ValueError, TypeError):
+        print("MISSING"); sys.exit(0)
+print(json.dumps(o) if isinstance(o, (dict, list)) else o)' "$@"
+}
+
+mkdir -p /etc/vfiod/vfiod.d
+cat > /etc/vfiod/vfiod.json <<EOF
+{
+  "rules": [
+    {"users": ["nobody"], "actions": ["grant", "acquire"], "targets": ["$group"]}
+  ]
+}
+EOF
+
+start_vfiod --config=/etc/vfiod/vfiod.json --config-dir=/etc/vfiod/vfiod.d || { done_testing; exit; }
+run_cli 0 "assign group $group" assign "$group"
+check "group $group is vfio" wait_for 20 state_is "$group" vfio
+
+# --- before any grant: the node is root's
+check_eq "the node is root's" 0 "$(stat -c %u "$node")"
+if run_as_user nobody sh -c "exec 3<>$node" 2>/dev/null; then
+    fail "nobody cannot open $node without a grant"
+else
+    ok "nobody cannot open $node without a grant"
+fi
+
+# --- a grant lease for a command that opens the node itself
+out=$(run_as_user nobody "$VFIOCTL" acquire --grant "$edu" -- sh -c "exec 3<>$node && echo opened" 2>&1)
+check_eq "acquire --grant as nobody: the command opens $node, exit 0" "opened/0" "$out/$?"
+check "the grant ended with the command" wait_for 10 state_is "$group" vfio
+check "and the node is root's again" wait_for 10 node_owner_is 0
+
+# --- a grant lease that stays a while
+# setpriv itself in the background (not run_as_user, a function: $! would be a subshell), so that
+# $! is the pid vfioctl runs as.
+setpriv --reuid=nobody --regid="$(id -g nobody)" --init-groups -- \
+    "$VFIOCTL" acquire --grant "$edu" -- sleep 30 > /tmp/grant.out 2>&1 &
+granter=$!
+check "the grant lease is active" wait_for 20 state_is "$group" leased
+check "during the grant the node is nobody's" wait_for 10 node_owner_is "$nobody_uid"
+lease=$(show_json lease)
+expect_in "show --json: a lease" "$lease" "/org/vfiod1/lease/"
+check_eq "show --json: no container for a grant lease" MISSING "$(show_json container)"
+out=$(run_as_user nobody sh -c "exec 3<>$node && echo opened" 2>&1)
+check_eq "nobody opens $node during the grant" opened "$out"
+kill "$granter"
+wait "$granter" 2>/dev/null
+check "killing the command ends the grant" wait_for 10 state_is "$group" vfio
+check "the node is root's again after the grant" wait_for 10 node_owner_is 0
+if run_as_user nobody sh -c "exec 3<>$node" 2>/dev/null; then
+    fail "nobody cannot open $node after the grant"
+else
+    ok "nobody cannot open $node after the grant"
+fi
+
+# --- an fd lease: show names its container
+"$VFIOCTL" acquire --interface group "$edu" -- sleep 30 > /tmp/fd.out 2>&1 &
+holder=$!
+check "the fd lease is active" wait_for 20 state_is "$group" leased
+check "its vfioctl is still running" kill -0 "$holder"
+check_eq "show --json: container iommu_model" Type1v2 "$(show_json container iommu_model)"
+check_eq "show --json: the container lists the group" "[$group]" "$(show_json container groups)"
+expect_in "show --json: container iova_ranges is not empty" "$(show_json container iova_ranges 0 start)" "0x"
+expect_in "show --json: container page_sizes in hex" "$(show_json container page_sizes)" "0x"
+diag "container: $(show_json container)"
+out=$("$VFIOCTL" show "$group")
+expect_in "show: a Container line" "$out" "Container: /org/vfiod1/container/"
+expect_in "show: IOVA ranges" "$out" "IOVA ranges: 0x"
+kill "$holder"
+wait "$holder" 2>/dev/null
+check "the fd lease ends with its command" wait_for 10 state_is "$group" vfio
+check_eq "show --json: no container once the lease is over" MISSING "$(show_json container)"
+
+# --- grant and iommufd do not go together
+if [ "$VM_KERNEL" = iommufd ]; then
+    run_cli 1 "acquire --grant --interface iommufd: exit 1" acquire --grant --interface iommufd "$edu" -- true
+    diag "$CLI_ERR"
+else
+    skip "acquire --grant --interface iommufd" "no iommufd on the $VM_KERNEL kernel"
+fi
+
+run_cli 0 "unassign group $group" unassign "$group"
+stop_vfiod
+check_eq "vfiod exits 0 on SIGTERM" 0 "$VFIOD_STATUS"
+done_testing
