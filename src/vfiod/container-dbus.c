@@ -11,17 +11,14 @@ int container_bus_path(const Container *c, char **ret) {
 
 static int container_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata,
                                  void **found, sd_bus_error *error) {
-        _cleanup_free_ char *id_text = NULL;
         Manager *m = userdata;
         Container *c;
         uint32_t id;
         int r;
 
-        r = sd_bus_path_decode(path, VFIOD_CONTAINER_PATH_PREFIX, &id_text);
+        r = bus_path_decode_id(path, VFIOD_CONTAINER_PATH_PREFIX, &id);
         if (r <= 0)
                 return r;
-        if (group_id_parse(id_text, &id) < 0)
-                return 0;
         c = manager_get_container(m, id);
         if (!c)
                 return 0;

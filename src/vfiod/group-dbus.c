@@ -16,16 +16,13 @@ int group_bus_path(const Group *g, char **ret) {
 static int group_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata,
                              void **found, sd_bus_error *error) {
         Manager *m = userdata;
-        _cleanup_free_ char *id_text = NULL;
         uint32_t id;
         Group *g;
         int r;
 
-        r = sd_bus_path_decode(path, VFIOD_GROUP_PATH_PREFIX, &id_text);
+        r = bus_path_decode_id(path, VFIOD_GROUP_PATH_PREFIX, &id);
         if (r <= 0)
                 return r;
-        if (group_id_parse(id_text, &id) < 0)
-                return 0;
         g = inventory_get_group(m->inventory, id);
         if (!g)
                 return 0;

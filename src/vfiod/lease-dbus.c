@@ -16,17 +16,14 @@ int lease_bus_path(const Lease *l, char **ret) {
 
 static int lease_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
                              sd_bus_error *error) {
-        _cleanup_free_ char *id_text = NULL;
         Manager *m = userdata;
         uint32_t id;
         Lease *l;
         int r;
 
-        r = sd_bus_path_decode(path, VFIOD_LEASE_PATH_PREFIX, &id_text);
+        r = bus_path_decode_id(path, VFIOD_LEASE_PATH_PREFIX, &id);
         if (r <= 0)
                 return r;
-        if (group_id_parse(id_text, &id) < 0)
-                return 0;
         l = manager_get_lease(m, id);
         if (!l)
                 return 0;

@@ -74,6 +74,27 @@ static int parse_options(sd_bus_message *message, const OptionSpec *specs, size_
         return sd_bus_message_exit_container(message);
 }
 
+/* Every method that names a target reads it and its a{sv} options first. */
+static int read_target_and_options(sd_bus_message *message, const OptionSpec *specs, size_t n,
+                                   const char **ret_target, sd_bus_error *error) {
+        int r;
+
+        r = sd_bus_message_read(message, "s", ret_target);
+        if (r < 0)
+                return r;
+        return parse_options(message, specs, n, error);
+}
+
+int bus_path_decode_id(const char *path, const char *prefix, uint32_t *ret) {
+        _cleanup_free_ char *text = NULL;
+        int r;
+
+        r = sd_bus_path_decode(path, prefix, &text);
+        if (r <= 0)
+                return r;
+        return group_id_parse(text, ret) < 0 ? 0 : 1;
+}
+
 int bus_sender_is_root(Manager *m, sd_bus_message *message) {
         const CallerIdentity *id;
         int r;
@@ -255,10 +276,7 @@ static int method_assign(sd_bus_message *message, void *userdata, sd_bus_error *
         Group *g;
         int r;
 
-        r = sd_bus_message_read(message, "s", &target);
-        if (r < 0)
-                return r;
-        r = parse_options(message, specs, ELEMENTSOF(specs), error);
+        r = read_target_and_options(message, specs, ELEMENTSOF(specs), &target, error);
         if (r < 0)
                 return r;
         r = resolve_target(m, target, &g, error);
@@ -287,10 +305,7 @@ static int method_unassign(sd_bus_message *message, void *userdata, sd_bus_error
         Group *g;
         int r;
 
-        r = sd_bus_message_read(message, "s", &target);
-        if (r < 0)
-                return r;
-        r = parse_options(message, specs, ELEMENTSOF(specs), error);
+        r = read_target_and_options(message, specs, ELEMENTSOF(specs), &target, error);
         if (r < 0)
                 return r;
         mode = remove_mode_from_string(mode_arg);
@@ -339,10 +354,7 @@ static int method_plan_assign(sd_bus_message *message, void *userdata, sd_bus_er
         Group *g;
         int r, verdict;
 
-        r = sd_bus_message_read(message, "s", &target);
-        if (r < 0)
-                return r;
-        r = parse_options(message, specs, ELEMENTSOF(specs), error);
+        r = read_target_and_options(message, specs, ELEMENTSOF(specs), &target, error);
         if (r < 0)
                 return r;
         r = resolve_target(m, target, &g, error);
@@ -524,10 +536,7 @@ static int method_acquire(sd_bus_message *message, void *userdata, sd_bus_error 
         Group *g;
         int r;
 
-        r = sd_bus_message_read(message, "s", &target);
-        if (r < 0)
-                return r;
-        r = parse_options(message, specs, ELEMENTSOF(specs), error);
+        r = read_target_and_options(message, specs, ELEMENTSOF(specs), &target, error);
         if (r < 0)
                 return r;
         req.interface = lease_interface_from_string(interface);

@@ -29,6 +29,10 @@ int lease_bus_register(Manager *m);
 int container_bus_register(Manager *m);
 void container_bus_emit_changed(Manager *m, struct Container *c);
 
+/* The numeric id at the end of PREFIX/ID (groups, leases, containers): 1 and the id, 0 when path
+ * is not such a path, < 0 on error. For object-find callbacks. */
+int bus_path_decode_id(const char *path, const char *prefix, uint32_t *ret);
+
 /* Whether the sender of message is root (the admin). */
 int bus_sender_is_root(Manager *m, sd_bus_message *message);
 
