@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
         meson ninja-build gcc pkg-config
         libsystemd-dev libudev-dev libjson-c-dev libcap-dev
-        dbus python3 python3-dbus util-linux mandoc
+        dbus systemd python3 python3-dbus util-linux iproute2 mandoc
         qemu-system-x86 busybox-static kmod cpio xz-utils zstd
 )
 
