@@ -2,6 +2,7 @@
 /* Owns: the client's connection to vfiod, its Manager calls, and how their errors read to a user. */
 
 #include <errno.h>
+#include <stdarg.h>
 #include <string.h>
 
 #include "vfiod-client.h"
@@ -55,14 +56,19 @@ int vfiod_error_describe(const sd_bus_error *e, int r, const char **ret_message)
         return vfiod_exit_code(e, r);
 }
 
-int vfiod_get_group_path(sd_bus *bus, uint32_t id, sd_bus_error *error, char **ret_path) {
+/* Calls a Manager method that answers with one object path. */
+static int call_for_path(sd_bus *bus, const char *member, sd_bus_error *error, char **ret_path, const char *types,
+                         ...) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         const char *path;
+        va_list ap;
         char *p;
         int r;
 
-        r = sd_bus_call_method(bus, VFIOD_SERVICE, VFIOD_PATH, VFIOD_MANAGER_INTERFACE, "GetGroup", error,
-                               &reply, "u", id);
+        va_start(ap, types);
+        r = sd_bus_call_methodv(bus, VFIOD_SERVICE, VFIOD_PATH, VFIOD_MANAGER_INTERFACE, member, error, &reply,
+                                types, ap);
+        va_end(ap);
         if (r < 0)
                 return r;
 
@@ -77,26 +83,12 @@ int vfiod_get_group_path(sd_bus *bus, uint32_t id, sd_bus_error *error, char **r
         return 0;
 }
 
+int vfiod_get_group_path(sd_bus *bus, uint32_t id, sd_bus_error *error, char **ret_path) {
+        return call_for_path(bus, "GetGroup", error, ret_path, "u", id);
+}
+
 int vfiod_get_device_path(sd_bus *bus, const char *address, sd_bus_error *error, char **ret_path) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        const char *path;
-        char *p;
-        int r;
-
-        r = sd_bus_call_method(bus, VFIOD_SERVICE, VFIOD_PATH, VFIOD_MANAGER_INTERFACE, "GetDevice", error,
-                               &reply, "s", address);
-        if (r < 0)
-                return r;
-
-        r = sd_bus_message_read(reply, "o", &path);
-        if (r < 0)
-                return r;
-
-        p = strdup(path);
-        if (!p)
-                return -ENOMEM;
-        *ret_path = p;
-        return 0;
+        return call_for_path(bus, "GetDevice", error, ret_path, "s", address);
 }
 
 int vfiod_resolve_target(sd_bus *bus, const Target *target, sd_bus_error *error, uint32_t *ret_group,

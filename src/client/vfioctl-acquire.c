@@ -309,10 +309,8 @@ static int check_targets(int argc, char *argv[], char **command) {
         for (int i = 1; i < argc; i++) {
                 Target target;
 
-                if (target_parse(argv[i], &target) < 0) {
-                        log_error(PROGRAM ": invalid target '%s': expected a group id or a device address", argv[i]);
+                if (check_target(argv[i], &target) < 0)
                         return -EINVAL;
-                }
         }
         if (!command || !command[0]) {
                 log_error(PROGRAM ": acquire: missing COMMAND; usage: " PROGRAM

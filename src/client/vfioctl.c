@@ -85,6 +85,24 @@ static int verb_list(int argc, char *argv[]) {
         return EXIT_OK;
 }
 
+int check_target(const char *text, Target *ret) {
+        if (target_parse(text, ret) < 0) {
+                log_error(PROGRAM ": invalid target '%s': expected a group id or a device address", text);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+/* An object that ended between two of our calls (a lease released, a container closed) is simply
+ * not there: the group's own properties say so a moment later. */
+static int forgive_gone(sd_bus_error *error, int r) {
+        if (r < 0 && vfiod_error_is_gone(error)) {
+                sd_bus_error_free(error);
+                return 0;
+        }
+        return r;
+}
+
 static int verb_show(int argc, char *argv[]) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
@@ -96,13 +114,8 @@ static int verb_show(int argc, char *argv[]) {
         Target target;
         int r;
 
-        /* Checked before connecting: a typo is the user's to fix, not the daemon's to judge. */
-        r = target_parse(argv[1], &target);
-        if (r < 0) {
-                log_error(PROGRAM ": invalid target '%s': expected a group id or a device address",
-                          argv[1]);
+        if (check_target(argv[1], &target) < 0)
                 return EXIT_USAGE;
-        }
 
         if (bus_open(&bus) < 0)
                 return EXIT_FAILED;
@@ -126,20 +139,12 @@ static int verb_show(int argc, char *argv[]) {
         /* A leased group shows its lease's container. A lease or container that ends in between
          * is none; a grant lease has no container ("/"). */
         if (group->lease) {
-                r = vfiod_lease_info_load(bus, group->lease, &error, &lease);
-                if (r < 0 && vfiod_error_is_gone(&error)) {
-                        sd_bus_error_free(&error);
-                        r = 0;
-                }
+                r = forgive_gone(&error, vfiod_lease_info_load(bus, group->lease, &error, &lease));
                 if (r < 0)
                         return log_call_failed(&error, r, "cannot read the lease");
         }
         if (lease && lease->container) {
-                r = vfiod_container_info_load(bus, lease->container, &error, &container);
-                if (r < 0 && vfiod_error_is_gone(&error)) {
-                        sd_bus_error_free(&error);
-                        r = 0;
-                }
+                r = forgive_gone(&error, vfiod_container_info_load(bus, lease->container, &error, &container));
                 if (r < 0)
                         return log_call_failed(&error, r, "cannot read the container");
         }
@@ -148,17 +153,6 @@ static int verb_show(int argc, char *argv[]) {
         if (r < 0)
                 return log_output_failed(r);
         return EXIT_OK;
-}
-
-/* Targets are checked before connecting, for the same reason as in show. */
-static int check_target(const char *text) {
-        Target target;
-
-        if (target_parse(text, &target) < 0) {
-                log_error(PROGRAM ": invalid target '%s': expected a group id or a device address", text);
-                return -EINVAL;
-        }
-        return 0;
 }
 
 /* The dry run: each endpoint's move and the verdict; the exit code is the refusal's, if any. */
@@ -188,9 +182,10 @@ static int verb_assign(int argc, char *argv[]) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         VfiodAssignOptions o = { .persist = arg_persist, .force = arg_force, .dry_run = arg_dry_run };
+        Target target;
         int r;
 
-        if (check_target(argv[1]) < 0)
+        if (check_target(argv[1], &target) < 0)
                 return EXIT_USAGE;
         if (bus_open(&bus) < 0)
                 return EXIT_FAILED;
@@ -207,9 +202,10 @@ static int verb_unassign(int argc, char *argv[]) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         VfiodUnassignOptions o = { .mode = arg_mode, .timeout_usec = arg_timeout_usec, .persist = arg_persist };
+        Target target;
         int r;
 
-        if (check_target(argv[1]) < 0)
+        if (check_target(argv[1], &target) < 0)
                 return EXIT_USAGE;
         if (bus_open(&bus) < 0)
                 return EXIT_FAILED;
@@ -232,10 +228,8 @@ static int verb_holders(int argc, char *argv[]) {
         Target target;
         int r;
 
-        if (target_parse(argv[1], &target) < 0) {
-                log_error(PROGRAM ": invalid target '%s': expected a group id or a device address", argv[1]);
+        if (check_target(argv[1], &target) < 0)
                 return EXIT_USAGE;
-        }
 
         if (bus_open(&bus) < 0)
                 return EXIT_FAILED;
@@ -253,12 +247,7 @@ static int verb_holders(int argc, char *argv[]) {
                 return log_call_failed(&error, r, "cannot read group");
 
         if (group->lease) {
-                r = vfiod_lease_info_load(bus, group->lease, &error, &lease);
-                if (r < 0 && vfiod_error_is_gone(&error)) {
-                        /* It ended in between: the group's Lease says "/" by now. */
-                        sd_bus_error_free(&error);
-                        r = 0;
-                }
+                r = forgive_gone(&error, vfiod_lease_info_load(bus, group->lease, &error, &lease));
                 if (r < 0)
                         return log_call_failed(&error, r, "cannot read the lease");
         }

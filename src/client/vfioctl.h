@@ -12,6 +12,10 @@
 /* Logs the one line a failed vfiod call gets and returns its exit code. */
 int log_call_failed(const sd_bus_error *error, int r, const char *what);
 
+/* Targets are checked before connecting: a typo is the user's to fix, not the daemon's to judge.
+ * Logs the one line and returns -EINVAL for one that is neither a group id nor an address. */
+int check_target(const char *text, Target *ret);
+
 /* Connects to the system bus, or logs why not and returns a negative errno. */
 int bus_open(sd_bus **ret_bus);
 
