@@ -104,6 +104,8 @@ static int check_assignable(Manager *m, Group *g, bool force, char **ret_message
         _cleanup_free_ char *unsafe = NULL;
         int r;
 
+        if (m->stopping)
+                return set_error_message(ret_message, -EBUSY, "vfiod is stopping; ask again once it is back.");
         if (g->transition || g->state == GROUP_ASSIGNING || g->state == GROUP_UNASSIGNING)
                 return set_error_message(ret_message, -EBUSY, "IOMMU group %" PRIu32 " is being moved.", g->id);
         if (g->state == GROUP_WEDGED)
@@ -177,6 +179,7 @@ static void transition_end(Transition *t, Group *g) {
         transition_free(t);
         if (startup)
                 manager_startup_move_done(m);
+        manager_move_finished(m);
 }
 
 static void set_original_drivers(Manager *m, Group *g, const DeviceMove *moves, size_t n, bool set) {
@@ -441,6 +444,8 @@ int unassign_start(Manager *m, Group *g, const UnassignOptions *o, transition_do
         size_t n = 0;
         int r;
 
+        if (m->stopping)
+                return set_error_message(ret_message, -EBUSY, "vfiod is stopping; ask again once it is back.");
         if (g->transition && g->state == GROUP_WEDGED)
                 return set_error_message(ret_message, -ENOTRECOVERABLE,
                               "IOMMU group %" PRIu32 " is wedged: a kernel write has not returned yet.", g->id);
@@ -497,6 +502,7 @@ static int claim_child(void *userdata, void *result) {
 
 static void on_claim_worker(Worker *w, int error, bool late, const void *result, void *userdata) {
         Claim *c = userdata;
+        Manager *m = c->manager;
 
         if (error == -ETIMEDOUT && !late) {
                 log_error("Moving hotplugged device %s to vfio is blocked in the kernel.", c->address);
@@ -507,6 +513,7 @@ static void on_claim_worker(Worker *w, int error, bool late, const void *result,
         else
                 log_info("Hotplugged device %s is on vfio now.", c->address);
         claim_free(c);
+        manager_move_finished(m);
 }
 
 static bool device_in_transition(const Group *g, const Device *d) {
@@ -519,7 +526,7 @@ static bool device_in_transition(const Group *g, const Device *d) {
 }
 
 void assign_claim_device(Manager *m, Device *d, const char *action) {
-        _cleanup_free_ char *driver = NULL;
+        _cleanup_free_ char *driver = NULL, *host_driver = NULL;
         Group *g = d->group;
         Claim *c;
         int r;
@@ -542,10 +549,14 @@ void assign_claim_device(Manager *m, Device *d, const char *action) {
 
         if (d->driver && !d->original_driver && free_and_strdup(&d->original_driver, d->driver) < 0)
                 log_oom();
+        /* Won the race with the kernel's probe: name the driver it was kept from all the same. */
+        if (!d->driver)
+                (void) bind_host_driver_for(m->sysfs_root, m->modules_dir, d->address, &host_driver);
         log_notice("Device %s %s in claimed IOMMU group %" PRIu32 "%s%s: keeping it on vfio.", d->address,
-                   streq(action, "add") ? "appeared" : "was bound", g->id, d->driver ? ", host driver " : "",
-                   strempty(d->driver));
-        manager_bus_emit_hotplug_blocked(m, g, d);
+                   streq(action, "add") ? "appeared" : "was bound", g->id,
+                   d->driver ? ", host driver " : host_driver ? ", would have been " : "",
+                   d->driver ?: strempty(host_driver));
+        manager_bus_emit_hotplug_blocked(m, g, d, d->driver ?: host_driver);
 
         c = calloc(1, sizeof(Claim));
         if (!c) {
@@ -667,6 +678,15 @@ int assign_recover(Manager *m) {
         if (r < 0)
                 return r;
         return apply_persistent(m);
+}
+
+bool assign_moves_in_flight(Manager *m) {
+        if (m->claims)
+                return true;
+        FOREACH_ARRAY(i, m->inventory->groups, m->inventory->n_groups)
+                if ((*i)->transition)
+                        return true;
+        return false;
 }
 
 void assign_release_all(Manager *m) {

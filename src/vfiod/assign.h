@@ -43,5 +43,8 @@ int assign_recover(Manager *m);
 /* At exit: stop watching workers (a child blocked in the kernel finishes on its own). */
 void assign_release_all(Manager *m);
 
+/* A move (assign, unassign, rollback, hotplug claim) has a worker in the kernel right now. */
+bool assign_moves_in_flight(Manager *m);
+
 /* The reason a group must not be assigned without force, or NULL (allocated). */
 int assign_safety_verdict(Manager *m, Group *g, char **ret);

@@ -184,8 +184,10 @@ int bind_claim_device(const char *root, const char *address, const char *driver)
         return bind_apply_moves(root, &mv, 1, &failed);
 }
 
-/* modules.alias lines: "alias vfio_pci:v000015B3d0000101Esv*sd*bc*sc*i* mlx5_vfio_pci". */
-static int match_variant_alias(const char *alias_file, const char *vfio_modalias, char **ret) {
+/* modules.alias lines: "alias vfio_pci:v000015B3d0000101Esv*sd*bc*sc*i* mlx5_vfio_pci" (a vfio
+ * variant driver) or "alias pci:v00008086d000010D3sv*sd*bc*sc*i* e1000e" (a host driver). The
+ * first module of the wanted kind whose pattern matches. */
+static int match_alias(const char *alias_file, const char *modalias, bool want_vfio, char **ret) {
         _cleanup_fclose_ FILE *f = fopen(alias_file, "re");
         _cleanup_free_ char *line = NULL;
         size_t size = 0;
@@ -193,11 +195,13 @@ static int match_variant_alias(const char *alias_file, const char *vfio_modalias
         while (f && getline(&line, &size, f) > 0) {
                 char pattern[256], module[128];
 
-                /* vfio_pci's own alias matches everything; only a variant's says something. */
-                if (sscanf(line, "alias %255s %127s", pattern, module) != 2 || !startswith(pattern, "vfio_pci:") ||
-                    streq(module, "vfio_pci"))
+                if (sscanf(line, "alias %255s %127s", pattern, module) != 2)
                         continue;
-                if (fnmatch(pattern, vfio_modalias, 0) == 0) {
+                /* vfio_pci's own alias matches everything; only a variant's says something. */
+                if (want_vfio ? !startswith(pattern, "vfio_pci:") || streq(module, "vfio_pci")
+                              : !startswith(pattern, "pci:") || startswith(module, "vfio"))
+                        continue;
+                if (fnmatch(pattern, modalias, 0) == 0) {
                         *ret = strdup(module);
                         return *ret ? 1 : -ENOMEM;
                 }
@@ -205,26 +209,51 @@ static int match_variant_alias(const char *alias_file, const char *vfio_modalias
         return 0;
 }
 
+/* The device's PCI modalias ("pci:v...d...sv...sd...bc..sc..i.."), or NULL when it has none. */
+static int read_pci_modalias(const char *root, const char *address, char **ret) {
+        _cleanup_free_ char *path = NULL, *modalias = NULL;
+
+        *ret = NULL;
+        if (asprintf(&path, "%s/bus/pci/devices/%s/modalias", root, address) < 0)
+                return -ENOMEM;
+        if (read_full_file(path, &modalias) < 0 || !startswith(modalias, "pci:"))
+                return 0;
+        modalias[strcspn(modalias, "\n")] = '\0';
+        *ret = TAKE_PTR(modalias);
+        return 0;
+}
+
 int bind_vfio_driver_for(const char *root, const char *modules_dir, const char *address, char **ret) {
-        _cleanup_free_ char *path = NULL, *modalias = NULL, *vfio_modalias = NULL, *alias_file = NULL;
-        char *nl;
+        _cleanup_free_ char *modalias = NULL, *vfio_modalias = NULL, *alias_file = NULL;
         int r;
 
-        if (asprintf(&path, "%s/bus/pci/devices/%s/modalias", root, address) < 0 ||
-            asprintf(&alias_file, "%s/modules.alias", modules_dir) < 0)
+        if (asprintf(&alias_file, "%s/modules.alias", modules_dir) < 0)
                 return -ENOMEM;
-        if (read_full_file(path, &modalias) >= 0 && startswith(modalias, "pci:")) {
-                nl = strchr(modalias, '\n');
-                if (nl)
-                        *nl = '\0';
+        r = read_pci_modalias(root, address, &modalias);
+        if (r < 0)
+                return r;
+        if (modalias) {
                 if (asprintf(&vfio_modalias, "vfio_%s", modalias) < 0)
                         return -ENOMEM;
-                r = match_variant_alias(alias_file, vfio_modalias, ret);
+                r = match_alias(alias_file, vfio_modalias, true, ret);
                 if (r != 0)
                         return r < 0 ? r : 0;
         }
         *ret = strdup("vfio-pci");
         return *ret ? 0 : -ENOMEM;
+}
+
+int bind_host_driver_for(const char *root, const char *modules_dir, const char *address, char **ret) {
+        _cleanup_free_ char *modalias = NULL, *alias_file = NULL;
+        int r;
+
+        *ret = NULL;
+        if (asprintf(&alias_file, "%s/modules.alias", modules_dir) < 0)
+                return -ENOMEM;
+        r = read_pci_modalias(root, address, &modalias);
+        if (r < 0 || !modalias)
+                return r;
+        return match_alias(alias_file, modalias, false, ret);
 }
 
 static bool driver_registered(const char *root, const char *driver) {

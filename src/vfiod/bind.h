@@ -33,6 +33,10 @@ int bind_claim_device(const char *sysfs_root, const char *address, const char *d
  * for the device's modalias ("vfio_pci:v...d..."), else vfio-pci. */
 int bind_vfio_driver_for(const char *sysfs_root, const char *modules_dir, const char *address, char **ret);
 
+/* The host driver modules.alias names for the device: the one that would take it if nothing
+ * stopped it. Returns 1 with its module name, 0 (and NULL) when none matches. */
+int bind_host_driver_for(const char *sysfs_root, const char *modules_dir, const char *address, char **ret);
+
 /* Makes sure a driver is registered with the PCI bus, loading its module when the root is the
  * real /sys. Runs modprobe, so it belongs in a worker too. */
 int bind_load_driver(const char *sysfs_root, const char *driver);

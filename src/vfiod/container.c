@@ -4,6 +4,7 @@
 #include <inttypes.h>
 
 #include "container.h"
+#include "lease-store.h"
 #include "log.h"
 #include "macro.h"
 #include "manager-dbus.h"
@@ -28,7 +29,8 @@ static Container *container_free(Container *c) {
         return mfree(c);
 }
 
-static int container_new(Manager *m, const char *owner, const char *key, IommuModel model, int fd,
+/* id 0: the next free one. */
+static int container_new(Manager *m, unsigned id, const char *owner, const char *key, IommuModel model, int fd,
                          Container **ret) {
         Container *c = calloc(1, sizeof(Container)), **a;
 
@@ -45,7 +47,7 @@ static int container_new(Manager *m, const char *owner, const char *key, IommuMo
                 return -ENOMEM;
         }
         m->containers = a;
-        c->id = ++m->last_container_id;
+        c->id = id ?: ++m->last_container_id;
         m->containers[m->n_containers++] = c;
         *ret = c;
         return 0;
@@ -70,9 +72,10 @@ static void container_unlink(Manager *m, Container *c) {
                 }
 }
 
-/* Sharing is per owner and key; configuration can turn it off. */
+/* Sharing is per owner and key; configuration can turn it off. A container restored without its
+ * fd (no fd store) cannot take new groups. */
 static bool may_share(Manager *m, const Container *c, const char *owner, const char *key, bool iommufd) {
-        return !m->policy->per_group_containers && (c->model == IOMMU_IOMMUFD) == iommufd && streq(c->owner, owner) &&
+        return !m->policy->per_group_containers && c->fd >= 0 && (c->model == IOMMU_IOMMUFD) == iommufd && streq(c->owner, owner) &&
                streq(c->sharing_key, key);
 }
 
@@ -99,10 +102,11 @@ static int new_vfio_container(Manager *m, const char *owner, const char *key, ui
         r = vfio_set_best_model(fd, m->policy->allow_noiommu, &model);
         if (r < 0)
                 return log_error_errno(r, "No usable IOMMU model for IOMMU group %" PRIu32 ": %m", group);
-        r = container_new(m, owner, key, model, fd, &c);
+        r = container_new(m, 0, owner, key, model, fd, &c);
         if (r < 0)
                 return r;
         TAKE_FD(fd);
+        lease_store_push_fd("container", c->id, c->fd);
         r = vfio_query_iommu(c->fd, &c->ranges, &c->n_ranges, &c->page_sizes);
         if (r < 0)
                 log_warning_errno(r, "Cannot read the IOVA ranges of container %u: %m", c->id);
@@ -232,11 +236,12 @@ int container_attach_iommufd_group(Manager *m, const char *owner, const char *ke
                 fd = iommufd_open(m->dev_root);
                 if (fd < 0)
                         return log_error_errno(fd, "Cannot open /dev/iommu: %m");
-                r = container_new(m, owner, key, IOMMU_IOMMUFD, fd, &c);
+                r = container_new(m, 0, owner, key, IOMMU_IOMMUFD, fd, &c);
                 if (r < 0) {
                         safe_close(fd);
                         return r;
                 }
+                lease_store_push_fd("container", c->id, c->fd);
                 log_info("Container %u (iommufd) for %s, key '%s'.", c->id, owner, key);
                 announce(m, c, true);
         }
@@ -266,8 +271,51 @@ void container_detach_group(Manager *m, Container *c, uint32_t group) {
         }
         log_info("Container %u is empty, closing it.", c->id);
         announce(m, c, false);
+        lease_store_drop_fd("container", c->id);
         container_unlink(m, c);
         container_free(c);
+}
+
+int container_restore(Manager *m, unsigned id, const char *owner, const char *key, IommuModel model, int fd) {
+        Container *c;
+        int r;
+
+        if (manager_get_container(m, id)) {
+                safe_close(fd);
+                return -EEXIST;
+        }
+        r = container_new(m, id, owner, key, model, fd, &c);
+        if (r < 0) {
+                safe_close(fd);
+                return r;
+        }
+        if (fd < 0)
+                log_notice("Container %u (%s) of %s restored without its fd: it takes no new groups.", id,
+                           iommu_model_to_string(model), owner);
+        else if (model != IOMMU_IOMMUFD && vfio_query_iommu(c->fd, &c->ranges, &c->n_ranges, &c->page_sizes) < 0)
+                log_warning("Cannot read the IOVA ranges of restored container %u.", id);
+        return 0;
+}
+
+int container_add_restored_group(Manager *m, Container *c, uint32_t group) {
+        int r = container_add_group(c, group);
+
+        if (r >= 0 && c->model == IOMMU_IOMMUFD)
+                (void) iommufd_ranges(m, c);
+        return r;
+}
+
+void containers_drop_empty(Manager *m) {
+        for (size_t i = m->n_containers; i > 0; i--) {
+                Container *c = m->containers[i - 1];
+
+                if (c->n_groups > 0)
+                        continue;
+                log_info("Container %u has no lease any more, closing it.", c->id);
+                lease_store_drop_fd("container", c->id);
+                container_unlink(m, c);
+                container_free(c);
+        }
 }
 
 void containers_free_all(Manager *m) {

@@ -39,6 +39,13 @@ int container_attach_iommufd_group(Manager *m, const char *owner, const char *ke
 /* The group leaves; an empty container is closed and freed. */
 void container_detach_group(Manager *m, Container *c, uint32_t group);
 
+/* After a restart (lease-store.c): a container as the lease table describes it, with the fd the
+ * service manager kept (-EBADF when there was none: shown, but takes no new groups); its groups
+ * come back with their leases; those left empty are closed. */
+int container_restore(Manager *m, unsigned id, const char *owner, const char *key, IommuModel model, int fd);
+int container_add_restored_group(Manager *m, Container *c, uint32_t group);
+void containers_drop_empty(Manager *m);
+
 Container *manager_get_container(Manager *m, unsigned id);
 int container_bus_path(const Container *c, char **ret);
 void containers_free_all(Manager *m);

@@ -195,7 +195,7 @@ void group_bus_emit_changed(Manager *m, Group *g) {
                 log_debug_errno(r, "Cannot announce changes of group %" PRIu32 ": %m", g->id);
 }
 
-void manager_bus_emit_hotplug_blocked(Manager *m, Group *g, Device *d) {
+void manager_bus_emit_hotplug_blocked(Manager *m, Group *g, Device *d, const char *host_driver) {
         _cleanup_free_ char *path = NULL;
         int r;
 
@@ -204,7 +204,7 @@ void manager_bus_emit_hotplug_blocked(Manager *m, Group *g, Device *d) {
         r = group_bus_path(g, &path);
         if (r >= 0)
                 r = sd_bus_emit_signal(m->bus, path, "org.vfiod1.Group", "HotplugBlocked", "ss", d->address,
-                                       strempty(d->driver));
+                                       strempty(host_driver));
         if (r < 0)
                 log_debug_errno(r, "Cannot announce the hotplug block of %s: %m", d->address);
 }

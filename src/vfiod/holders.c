@@ -56,7 +56,9 @@ int holders_scan(const char *proc_root, char *const *paths, size_t n_paths, Hold
                 if (!isdigit((unsigned char) de->d_name[0]))
                         continue;
                 pid = (pid_t) atoi(de->d_name);
-                if (pid == self)
+                /* Not holders: ourselves, and the service manager, whose fd store keeps the
+                 * daemon's own references across restarts. */
+                if (pid == self || pid == 1)
                         continue;
                 snprintf(fd_dir, sizeof(fd_dir), "%s/%s/fd", proc_root, de->d_name);
                 if (!fd_targets_any(fd_dir, paths, n_paths))

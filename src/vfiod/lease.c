@@ -7,6 +7,7 @@
 
 #include "error-message.h"
 #include "holders.h"
+#include "lease-store.h"
 #include "lease.h"
 #include "log.h"
 #include "macro.h"
@@ -130,6 +131,9 @@ void lease_end(Lease *l, const char *reason) {
                 g->lease = 0;
                 inventory_set_group_state(m->inventory, g, GROUP_VFIO);
         }
+        lease_store_drop_fd("lease-group", l->id);
+        lease_store_drop_fd("lease-pidfd", l->id);
+        lease_store_save(m);
         removal = TAKE_PTR(l->removal);
         lease_free(l);
         /* An Unassign was waiting for exactly this. */
@@ -154,8 +158,11 @@ static bool lease_has_holders(Lease *l) {
 static int on_holder_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Lease *l = userdata;
 
-        if (lease_has_holders(l))
-                return sd_event_source_set_time_relative(s, HOLDER_POLL_USEC);
+        /* A time source fires once: look again in a second, until nobody holds the group. */
+        if (lease_has_holders(l)) {
+                int r = sd_event_source_set_time_relative(s, HOLDER_POLL_USEC);
+                return r < 0 ? r : sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        }
         lease_end(l, "its owner left and nobody holds the group any more");
         return 0;
 }
@@ -328,12 +335,110 @@ int lease_acquire(Manager *m, Group *g, const AcquireRequest *req, Lease **ret, 
         m->leases[m->n_leases++] = l;
         g->lease = l->id;
         inventory_set_group_state(m->inventory, g, GROUP_LEASED);
+        /* What a restarted daemon needs to take the lease back. */
+        lease_store_push_fd("lease-group", l->id, l->group_fd);
+        lease_store_push_fd("lease-pidfd", l->id, l->pidfd);
+        lease_store_save(m);
         if (m->bus && lease_bus_path(l, &path) >= 0)
                 (void) sd_bus_emit_object_added(m->bus, path);
         log_info("Lease %u: IOMMU group %" PRIu32 " to %s (uid %u, pid %d)%s.", l->id, g->id, l->owner,
                  (unsigned) l->uid, (int) l->pid, l->grant ? ", access granted to /dev/vfio" : "");
         *ret = l;
         return 0;
+}
+
+static int lease_record_copy(Lease *l, const LeaseRecord *rec) {
+        l->owner = strdup(rec->owner);
+        if (!l->owner)
+                return -ENOMEM;
+        for (char **a = rec->device_addresses; a && *a; a++)
+                l->n_devices++;
+        l->device_fds = calloc(l->n_devices ?: 1, sizeof(int));
+        l->device_addresses = calloc(l->n_devices + 1, sizeof(char *));
+        if (!l->device_fds || !l->device_addresses)
+                return -ENOMEM;
+        for (size_t i = 0; i < l->n_devices; i++) {
+                l->device_fds[i] = -EBADF;
+                l->device_addresses[i] = strdup(rec->device_addresses[i]);
+                if (!l->device_addresses[i])
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+int lease_restore(Manager *m, const LeaseRecord *rec, int group_fd, int pidfd) {
+        Group *g = inventory_get_group(m->inventory, rec->group);
+        Lease *l, **a;
+        int r;
+
+        /* Only a group still claimed and on vfio can be leased; anything else means the lease
+         * cannot be what it was (the group went, or was never taken back after a reboot). */
+        if (!g || g->state != GROUP_VFIO || manager_get_lease(m, rec->id) ||
+            (rec->container != 0 && !manager_get_container(m, rec->container))) {
+                safe_close(group_fd);
+                safe_close(pidfd);
+                lease_store_drop_fd("lease-group", rec->id);
+                lease_store_drop_fd("lease-pidfd", rec->id);
+                if (rec->grant && g && !manager_lease_of_group(m, g->id))
+                        (void) grant_node(m, g->id, 0);
+                return -ESTALE;
+        }
+        l = calloc(1, sizeof(Lease));
+        a = reallocarray(m->leases, m->n_leases + 1, sizeof(Lease *));
+        if (a)
+                m->leases = a;
+        if (!l || !a) {
+                free(l);
+                safe_close(group_fd);
+                safe_close(pidfd);
+                return -ENOMEM;
+        }
+        *l = (Lease) { .manager = m, .id = rec->id, .group = g->id, .uid = rec->uid, .pid = rec->pid,
+                       .pidfd = pidfd, .group_fd = group_fd, .grant = rec->grant };
+        r = lease_record_copy(l, rec);
+        if (r >= 0 && rec->container != 0) {
+                l->container = manager_get_container(m, rec->container);
+                r = container_add_restored_group(m, l->container, g->id);
+        }
+        if (r < 0) {
+                l->container = NULL;
+                lease_free(l);
+                return r;
+        }
+        m->leases[m->n_leases++] = l;
+        if (l->id > m->last_lease_id)
+                m->last_lease_id = l->id;
+        g->lease = l->id;
+        inventory_set_group_state(m->inventory, g, GROUP_LEASED);
+        log_info("Lease %u: IOMMU group %" PRIu32 " of %s (uid %u, pid %d) restored%s.", l->id, g->id, l->owner,
+                 (unsigned) l->uid, (int) l->pid, group_fd >= 0 || l->grant || l->n_devices > 0 ? "" : " without its fds");
+        return 0;
+}
+
+static bool bus_name_has_owner(sd_bus *bus, const char *name) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int has = 1;
+
+        if (sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                               "NameHasOwner", NULL, &reply, "s", name) < 0 ||
+            sd_bus_message_read(reply, "b", &has) < 0)
+                return true; /* cannot tell: keep tracking */
+        return has;
+}
+
+void leases_watch_restored_owners(Manager *m) {
+        /* Backwards: an owner found gone may end its lease, which removes it from the array. */
+        for (size_t i = m->n_leases; i > 0; i--) {
+                Lease *l = m->leases[i - 1];
+
+                if (l->track)
+                        continue;
+                if (lease_track_owner(l) < 0 || !bus_name_has_owner(m->bus, l->owner)) {
+                        l->track = sd_bus_track_unref(l->track);
+                        log_info("The owner %s of restored lease %u is gone.", l->owner, l->id);
+                        (void) on_owner_gone(NULL, l);
+                }
+        }
 }
 
 void lease_drop_device_fds(Lease *l) {

@@ -64,6 +64,26 @@ const char *lease_state_to_string(LeaseState s);
  * returns -errno with a message for the caller. */
 int lease_acquire(Manager *m, Group *g, const AcquireRequest *req, Lease **ret, char **ret_message);
 
+/* A lease as the lease table kept it (lease-store.c). */
+typedef struct LeaseRecord {
+        unsigned id;
+        uint32_t group;
+        const char *owner;
+        uid_t uid;
+        pid_t pid;
+        bool grant;
+        unsigned container;      /* 0: none (grant mode) */
+        char **device_addresses; /* iommufd: the cdevs the owner was given */
+} LeaseRecord;
+
+/* After a restart: the lease again, with the daemon's fds the service manager kept (-EBADF when
+ * none). Takes the fds. -ESTALE when the group is no longer claimed and on vfio. */
+int lease_restore(Manager *m, const LeaseRecord *rec, int group_fd, int pidfd);
+
+/* Once on the bus: follow the restored leases' owners again; a lease whose owner left while the
+ * daemon was away waits for its holders like any other. */
+void leases_watch_restored_owners(Manager *m);
+
 /* Ends the lease: the daemon's fds are closed, grant access taken back, the group is "vfio" again. */
 void lease_end(Lease *l, const char *reason);
 

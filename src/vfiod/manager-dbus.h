@@ -20,7 +20,7 @@ int group_bus_path(const Group *g, char **ret);
 int group_bus_register(Manager *m);
 void group_bus_emit_changed(Manager *m, Group *g);
 /* A device that appeared in (or got a host driver in) a claimed group is being kept on vfio. */
-void manager_bus_emit_hotplug_blocked(Manager *m, Group *g, Device *d);
+void manager_bus_emit_hotplug_blocked(Manager *m, Group *g, Device *d, const char *host_driver);
 
 /* lease-dbus.c */
 int lease_bus_register(Manager *m);

@@ -8,7 +8,9 @@
 
 #include "assign.h"
 #include "authorize.h"
+#include "capability.h"
 #include "container.h"
+#include "lease-store.h"
 #include "lease.h"
 #include "policy.h"
 #include "log.h"
@@ -42,6 +44,11 @@ int manager_new(const ManagerOptions *options, Manager **ret) {
         if (r < 0)
                 goto fail;
         r = sd_event_default(&m->event);
+        if (r < 0)
+                goto fail;
+        /* WATCHDOG_USEC from the service manager: the loop itself sends the keep-alives, so a
+         * daemon that stops serving (stuck, stopped) is restarted. A no-op outside systemd. */
+        r = sd_event_set_watchdog(m->event, true);
         if (r < 0)
                 goto fail;
         *ret = m;
@@ -193,12 +200,39 @@ void manager_startup_move_done(Manager *m) {
                 notify_ready(m);
 }
 
-static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
 
-        log_info("Received %s, exiting.", strsignal((int) si->ssi_signo));
-        (void) sd_notify(false, "STOPPING=1");
+        log_warning("Moves are still blocked in the kernel; exiting anyway (the intent log has them).");
         return sd_event_exit(m->event, 0);
+}
+
+void manager_move_finished(Manager *m) {
+        if (m->stopping && !assign_moves_in_flight(m)) {
+                log_info("No move is in flight any more, exiting.");
+                (void) sd_event_exit(m->event, 0);
+        }
+}
+
+/* A group is never left half moved by a stop: moves in flight finish (or roll back) first, new
+ * ones are refused, and a move stuck in the kernel is waited for no longer than a write may
+ * take; the intent log finishes it at the next start. */
+static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Manager *m = userdata;
+        int r;
+
+        if (m->stopping)
+                return 0;
+        m->stopping = true;
+        (void) sd_notify(false, "STOPPING=1");
+        if (!assign_moves_in_flight(m)) {
+                log_info("Received %s, exiting.", strsignal((int) si->ssi_signo));
+                return sd_event_exit(m->event, 0);
+        }
+        log_info("Received %s; letting the moves in flight finish first.", strsignal((int) si->ssi_signo));
+        r = sd_event_add_time_relative(m->event, NULL, CLOCK_MONOTONIC, m->write_timeout_usec + 5 * 1000000ULL, 0,
+                                       on_stop_timeout, m);
+        return r < 0 ? sd_event_exit(m->event, 0) : 0;
 }
 
 static int load_policy(Manager *m) {
@@ -261,7 +295,18 @@ int manager_start(Manager *m) {
         if (r < 0)
                 return r;
 
+        /* Leases and containers of a previous run, on the groups just taken back. */
+        r = lease_store_restore(m);
+        if (r < 0)
+                return r;
+
         r = manager_bus_start(m);
+        if (r < 0)
+                return r;
+        leases_watch_restored_owners(m);
+
+        /* Serving needs less than starting did (the bus, the scan, the recovery are done). */
+        r = capability_drop_unneeded(m->policy->allow_noiommu);
         if (r < 0)
                 return r;
 

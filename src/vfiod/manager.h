@@ -55,6 +55,7 @@ typedef struct Manager {
         char *config_dir;
         unsigned startup_moves;  /* moves that must finish before READY=1 */
         bool ready;
+        bool stopping;           /* SIGTERM came: no new moves, exit when those in flight end */
 } Manager;
 
 int manager_new(const ManagerOptions *options, Manager **ret);
@@ -63,6 +64,9 @@ Manager *manager_free(Manager *m);
 /* Loads the inventory, connects to the bus and takes the name, then tells the service manager. */
 int manager_start(Manager *m);
 int manager_run(Manager *m);
+
+/* Called when any move's worker is done with the kernel (the last one ends a pending stop). */
+void manager_move_finished(Manager *m);
 
 /* Called when a start-up move (recovery, persistent assignment) completes. */
 void manager_startup_move_done(Manager *m);

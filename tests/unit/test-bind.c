@@ -137,6 +137,33 @@ static void modalias_of_another_bus_gets_vfio_pci(void) {
         vfio_driver_for(NO_MODALIAS, "vfio-pci");
 }
 
+static void host_driver_for(const char *address, const char *expected) {
+        _cleanup_free_ char *found = NULL;
+        int r;
+
+        r = bind_host_driver_for(root(), modules, address, &found);
+        if (r < 0)
+                test_fail("bind_host_driver_for(%s): %s", address, strerror(-r));
+        check_int(r, ==, expected ? 1 : 0);
+        if (!streq_ptr(found, expected))
+                test_fail("bind_host_driver_for(%s) = %s, expected %s", address, found ?: "(null)", expected ?: "(null)");
+}
+
+static void host_driver_is_the_matching_host_alias(void) {
+        setup(true);
+        /* Never vfio_pci's catch-all nor a variant: the driver the device would have had. */
+        host_driver_for(MLX5, "mlx5_core");
+        host_driver_for(E1000E, "e1000e");
+        host_driver_for(NO_MODALIAS, NULL);
+        write_file("bus/pci/devices/" NO_MODALIAS "/modalias", "v000015B3d0000101Esv*\n");
+        host_driver_for(NO_MODALIAS, NULL);
+}
+
+static void host_driver_without_modules_alias_is_none(void) {
+        setup(false);
+        host_driver_for(MLX5, NULL);
+}
+
 static void missing_modules_alias_gets_vfio_pci(void) {
         setup(false);
         vfio_driver_for(MLX5, "vfio-pci");
@@ -254,6 +281,8 @@ int main(void) {
                 TEST_CASE(device_without_modalias_gets_vfio_pci),
                 TEST_CASE(modalias_of_another_bus_gets_vfio_pci),
                 TEST_CASE(missing_modules_alias_gets_vfio_pci),
+                TEST_CASE(host_driver_is_the_matching_host_alias),
+                TEST_CASE(host_driver_without_modules_alias_is_none),
                 TEST_CASE(device_moves_reverse_swaps_from_and_to),
                 TEST_CASE(device_moves_reverse_of_nothing_is_nothing),
                 TEST_CASE(set_override_writes_driver_name),
