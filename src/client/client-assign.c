@@ -3,7 +3,7 @@
 
 #include <errno.h>
 
-#include "vfiod-client.h"
+#include "client-internal.h"
 
 static int new_manager_call(sd_bus *bus, const char *member, const char *target, sd_bus_message **ret) {
         int r;
@@ -21,8 +21,12 @@ static int append_bool_option(sd_bus_message *m, const char *name, bool value) {
 int vfiod_assign(sd_bus *bus, const char *target, const VfiodAssignOptions *o, sd_bus_error *error,
                  char **ret_group_path) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL, *reply = NULL;
+        const VfiodAssignOptions none = {};
         const char *path;
         int r;
+
+        if (!o)
+                o = &none;
 
         r = new_manager_call(bus, "Assign", target, &call);
         if (r >= 0)
@@ -53,8 +57,19 @@ int vfiod_assign(sd_bus *bus, const char *target, const VfiodAssignOptions *o, s
 
 int vfiod_unassign(sd_bus *bus, const char *target, const VfiodUnassignOptions *o, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
-        uint64_t timeout = VFIOD_MOVE_CALL_TIMEOUT_USEC + o->timeout_usec;
+        const VfiodUnassignOptions none = {};
+        uint64_t timeout;
         int r;
+
+        if (!o)
+                o = &none;
+        timeout = o->timeout_usec;
+        /* The call lasts as long as the removal waits for the holder: with the daemon's default
+         * timeout, ask how long that is (best effort: the configured one is often short). */
+        if (timeout == 0 && sd_bus_get_property_trivial(bus, VFIOD_SERVICE, VFIOD_PATH, VFIOD_MANAGER_INTERFACE,
+                                                         "RemoveTimeoutUSec", NULL, 't', &timeout) < 0)
+                timeout = 0;
+        timeout += VFIOD_MOVE_CALL_TIMEOUT_USEC;
 
         r = new_manager_call(bus, "Unassign", target, &call);
         if (r >= 0)
@@ -69,7 +84,8 @@ int vfiod_unassign(sd_bus *bus, const char *target, const VfiodUnassignOptions *
                 r = sd_bus_message_close_container(call);
         if (r < 0)
                 return r;
-        return sd_bus_call(bus, call, timeout, error, NULL);
+        r = sd_bus_call(bus, call, timeout, error, NULL);
+        return r < 0 ? r : 0;
 }
 
 VfiodPlan *vfiod_plan_free(VfiodPlan *plan) {

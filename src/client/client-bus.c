@@ -1,27 +1,35 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Owns: the client's connection to vfiod, its Manager calls, and how their errors read to a user. */
+/* Owns: the client's connection to vfiod, its error names, targets, and the Manager calls that
+ * look objects up. */
 
 #include <errno.h>
 #include <stdarg.h>
 #include <string.h>
 
-#include "vfiod-client.h"
+#include "address.h"
+#include "client-internal.h"
 #include "vfiod-error.h"
+
+/* The public target is the project's own, under names of the library's. */
+_Static_assert(VFIOD_PCI_ADDRESS_MAX == PCI_ADDRESS_MAX, "VFIOD_PCI_ADDRESS_MAX differs from PCI_ADDRESS_MAX");
+
+int vfiod_error_map_register(void) {
+        /* Process-wide; sd-bus ignores a map it has already. */
+        int r = sd_bus_error_add_map(vfiod_error_map);
+        return r < 0 ? r : 0;
+}
 
 int vfiod_bus_open(sd_bus **ret_bus) {
         sd_bus *bus = NULL;
         int r;
 
-        r = sd_bus_open_system(&bus);
+        r = vfiod_error_map_register();
         if (r < 0)
                 return r;
 
-        /* Registered per process, but only a program that talks to vfiod needs it. */
-        r = sd_bus_error_add_map(vfiod_error_map);
-        if (r < 0) {
-                sd_bus_unref(bus);
+        r = sd_bus_open_system(&bus);
+        if (r < 0)
                 return r;
-        }
 
         *ret_bus = bus;
         return 0;
@@ -40,20 +48,32 @@ bool vfiod_error_is_gone(const sd_bus_error *e) {
                sd_bus_error_has_name(e, SD_BUS_ERROR_UNKNOWN_INTERFACE);
 }
 
-int vfiod_error_describe(const sd_bus_error *e, int r, const char **ret_message) {
-        if (vfiod_error_is_not_running(e)) {
-                *ret_message = "vfiod is not running";
-                return EXIT_FAILED;
-        }
-
+const char *vfiod_error_message(const sd_bus_error *e, int r) {
+        if (vfiod_error_is_not_running(e))
+                return "vfiod is not running";
         if (sd_bus_error_is_set(e) && e->message && *e->message)
-                *ret_message = e->message;
-        else if (sd_bus_error_is_set(e))
-                *ret_message = e->name;
-        else
-                *ret_message = strerror(abs(r));
+                return e->message;
+        if (sd_bus_error_is_set(e))
+                return e->name;
+        return strerror(abs(r));
+}
 
-        return vfiod_exit_code(e, r);
+int vfiod_target_parse(const char *s, VfiodTarget *ret) {
+        Target t;
+        int r;
+
+        if (!s)
+                return -EINVAL;
+        r = target_parse(s, &t);
+        if (r < 0)
+                return r;
+
+        *ret = (VfiodTarget) {
+                .kind = t.kind == TARGET_GROUP ? VFIOD_TARGET_GROUP : VFIOD_TARGET_DEVICE,
+                .group = t.group,
+        };
+        memcpy(ret->address, t.address, sizeof(ret->address));
+        return 0;
 }
 
 /* Calls a Manager method that answers with one object path. */
@@ -91,18 +111,18 @@ int vfiod_get_device_path(sd_bus *bus, const char *address, sd_bus_error *error,
         return call_for_path(bus, "GetDevice", error, ret_path, "s", address);
 }
 
-int vfiod_resolve_target(sd_bus *bus, const Target *target, sd_bus_error *error, uint32_t *ret_group,
+int vfiod_resolve_target(sd_bus *bus, const VfiodTarget *target, sd_bus_error *error, uint32_t *ret_group,
                          char **ret_group_path) {
         _cleanup_free_ char *device_path = NULL, *group_path = NULL;
         uint32_t group;
         int r;
 
         switch (target->kind) {
-        case TARGET_GROUP:
+        case VFIOD_TARGET_GROUP:
                 group = target->group;
                 break;
 
-        case TARGET_DEVICE:
+        case VFIOD_TARGET_DEVICE:
                 r = vfiod_get_device_path(bus, target->address, error, &device_path);
                 if (r < 0)
                         return r;

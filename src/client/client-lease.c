@@ -5,10 +5,24 @@
 #include <errno.h>
 #include <fcntl.h>
 
-#include "vfiod-client.h"
+#include "client-internal.h"
 
 /* Above stdin, stdout and stderr, so that a child that gets them never mistakes one for another. */
 #define LEASE_FD_MIN 3
+
+/* The lease as the library keeps it: what the caller sees first, then the signal subscription. */
+typedef struct Lease {
+        VfiodLease public;
+
+        sd_bus_slot *slot_release_requested;
+        sd_bus_slot *slot_revoked;
+        VfiodLeaseHandlers handlers;
+        void *userdata;
+} Lease;
+
+static Lease *lease_from_public(VfiodLease *l) {
+        return (Lease *) l; /* public is the first member */
+}
 
 static void lease_fd_done(VfiodLeaseFd *f) {
         free(f->name);
@@ -23,17 +37,20 @@ void vfiod_lease_close_fds(VfiodLease *lease) {
 }
 
 VfiodLease *vfiod_lease_free(VfiodLease *lease) {
+        Lease *l = lease_from_public(lease);
+
         if (!lease)
                 return NULL;
-        sd_bus_slot_unref(lease->slot_release_requested);
-        sd_bus_slot_unref(lease->slot_revoked);
+        sd_bus_slot_unref(l->slot_release_requested);
+        sd_bus_slot_unref(l->slot_revoked);
         for (size_t i = 0; i < lease->n_fds; i++)
                 lease_fd_done(&lease->fds[i]);
         free(lease->fds);
         free(lease->groups);
         free(lease->container);
         free(lease->path);
-        return mfree(lease);
+        free(l);
+        return NULL;
 }
 
 int vfiod_lease_fd(const VfiodLease *lease, const char *name) {
@@ -130,6 +147,7 @@ int vfiod_acquire(sd_bus *bus, const char *target, const VfiodAcquireOptions *o,
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL, *reply = NULL;
         _cleanup_(vfiod_lease_freep) VfiodLease *lease = NULL;
         const char *path;
+        Lease *l;
         int r;
 
         r = sd_bus_message_new_method_call(bus, &call, VFIOD_SERVICE, VFIOD_PATH, VFIOD_MANAGER_INTERFACE,
@@ -146,9 +164,10 @@ int vfiod_acquire(sd_bus *bus, const char *target, const VfiodAcquireOptions *o,
         if (r < 0)
                 return r;
 
-        lease = calloc(1, sizeof(VfiodLease));
-        if (!lease)
+        l = calloc(1, sizeof(Lease));
+        if (!l)
                 return -ENOMEM;
+        lease = &l->public;
 
         r = sd_bus_message_read(reply, "o", &path);
         if (r < 0)
@@ -172,12 +191,15 @@ int vfiod_acquire(sd_bus *bus, const char *target, const VfiodAcquireOptions *o,
 }
 
 int vfiod_lease_release(sd_bus *bus, const VfiodLease *lease, sd_bus_error *error) {
-        return sd_bus_call_method(bus, VFIOD_SERVICE, lease->path, VFIOD_LEASE_INTERFACE, "Release", error,
-                                  NULL, NULL);
+        int r;
+
+        r = sd_bus_call_method(bus, VFIOD_SERVICE, lease->path, VFIOD_LEASE_INTERFACE, "Release", error, NULL,
+                               NULL);
+        return r < 0 ? r : 0;
 }
 
 static int on_release_requested(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
-        VfiodLease *lease = userdata;
+        Lease *l = userdata;
         const char *reason;
         uint64_t deadline;
 
@@ -185,43 +207,44 @@ static int on_release_requested(sd_bus_message *m, void *userdata, sd_bus_error 
          * deadline whether we heard it or not. */
         if (sd_bus_message_read(m, "st", &reason, &deadline) < 0)
                 return 0;
-        if (lease->handlers.release_requested)
-                lease->handlers.release_requested(lease, reason, deadline, lease->userdata);
+        if (l->handlers.release_requested)
+                l->handlers.release_requested(&l->public, reason, deadline, l->userdata);
         return 0;
 }
 
 static int on_revoked(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
-        VfiodLease *lease = userdata;
+        Lease *l = userdata;
         const char *reason;
 
         if (sd_bus_message_read(m, "s", &reason) < 0)
                 reason = "";
-        lease->revoked = true;
-        if (lease->handlers.revoked)
-                lease->handlers.revoked(lease, reason, lease->userdata);
+        l->public.revoked = true;
+        if (l->handlers.revoked)
+                l->handlers.revoked(&l->public, reason, l->userdata);
         return 0;
 }
 
 int vfiod_lease_watch(sd_bus *bus, VfiodLease *lease, const VfiodLeaseHandlers *handlers, void *userdata) {
         _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *requested = NULL, *revoked = NULL;
+        Lease *l = lease_from_public(lease);
         int r;
 
         /* The signals are sent to the owner alone, so they reach us whether or not the bus has our match;
          * one that came before the match was added waits in the queue and is dispatched after it. */
         r = sd_bus_match_signal(bus, &requested, VFIOD_SERVICE, lease->path, VFIOD_LEASE_INTERFACE,
-                                "ReleaseRequested", on_release_requested, lease);
+                                "ReleaseRequested", on_release_requested, l);
         if (r < 0)
                 return r;
         r = sd_bus_match_signal(bus, &revoked, VFIOD_SERVICE, lease->path, VFIOD_LEASE_INTERFACE, "Revoked",
-                                on_revoked, lease);
+                                on_revoked, l);
         if (r < 0)
                 return r;
 
-        sd_bus_slot_unref(lease->slot_release_requested);
-        sd_bus_slot_unref(lease->slot_revoked);
-        lease->slot_release_requested = TAKE_PTR(requested);
-        lease->slot_revoked = TAKE_PTR(revoked);
-        lease->handlers = handlers ? *handlers : (VfiodLeaseHandlers) {};
-        lease->userdata = userdata;
+        sd_bus_slot_unref(l->slot_release_requested);
+        sd_bus_slot_unref(l->slot_revoked);
+        l->slot_release_requested = TAKE_PTR(requested);
+        l->slot_revoked = TAKE_PTR(revoked);
+        l->handlers = handlers ? *handlers : (VfiodLeaseHandlers) {};
+        l->userdata = userdata;
         return 0;
 }

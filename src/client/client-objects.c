@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vfiod-client.h"
+#include "client-internal.h"
 
 /* A property we understand: its name, the only signature we accept for it, and where it goes.
  * The parser gets the object plus offset; parsers that fill more than one field (an array and its
@@ -248,7 +248,7 @@ static const PropertyMap device_properties[] = {
         { "Address", "s", parse_string, FIELD(VfiodDevice, address), true },
         { "Vendor", "q", parse_u16, FIELD(VfiodDevice, vendor), false },
         { "Product", "q", parse_u16, FIELD(VfiodDevice, product), false },
-        { "Class", "u", parse_u32, FIELD(VfiodDevice, class), false },
+        { "Class", "u", parse_u32, FIELD(VfiodDevice, class_code), false },
         { "Driver", "s", parse_string, FIELD(VfiodDevice, driver), false },
         { "OriginalDriver", "s", parse_string, FIELD(VfiodDevice, original_driver), false },
         { "Group", "u", parse_u32, FIELD(VfiodDevice, group), true },
@@ -348,7 +348,8 @@ static int map_properties(sd_bus_message *m, const PropertyMap *map, void *objec
                 if (map[i].required && !(seen & (UINT64_C(1) << i)))
                         return -EBADMSG;
 
-        return sd_bus_message_exit_container(m);
+        r = sd_bus_message_exit_container(m);
+        return r < 0 ? r : 0;
 }
 
 int vfiod_group_read_properties(sd_bus_message *m, VfiodGroup *group, bool update) {
@@ -560,7 +561,7 @@ static int inventory_link_members(VfiodInventory *inv) {
 
 int vfiod_inventory_load(sd_bus *bus, sd_bus_error *error, VfiodInventory **ret) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        _cleanup_inventory_free_ VfiodInventory *inventory = NULL;
+        _cleanup_(vfiod_inventory_freep) VfiodInventory *inventory = NULL;
         Loader l;
         int r;
 

@@ -66,7 +66,7 @@ static int device_to_json(const VfiodDevice *d, json_object **ret) {
         if ((r = json_add(o, "address", json_object_new_string(strempty(d->address)))) < 0 ||
             (r = json_add(o, "vendor", json_hex(d->vendor, 4))) < 0 ||
             (r = json_add(o, "product", json_hex(d->product, 4))) < 0 ||
-            (r = json_add(o, "class", json_hex(d->class, 6))) < 0 ||
+            (r = json_add(o, "class", json_hex(d->class_code, 6))) < 0 ||
             (r = json_add(o, "driver", json_object_new_string(strempty(d->driver)))) < 0 ||
             (r = json_add(o, "original_driver", json_object_new_string(strempty(d->original_driver)))) < 0 ||
             (r = json_add(o, "bridge", json_object_new_boolean(d->is_bridge))) < 0 ||

@@ -71,7 +71,7 @@ static void row_fill(Row *row, const VfiodGroup *g, size_t i) {
         }
 
         snprintf(row->ids, sizeof(row->ids), "%04x:%04x", d->vendor, d->product);
-        snprintf(row->class, sizeof(row->class), "%06" PRIx32, d->class);
+        snprintf(row->class, sizeof(row->class), "%06" PRIx32, d->class_code);
         row->cells[COLUMN_DEVICE] = strempty(d->address);
         row->cells[COLUMN_IDS] = row->ids;
         row->cells[COLUMN_CLASS] = row->class;
@@ -156,7 +156,7 @@ static void print_devices(const VfiodGroup *g) {
                 if (i > 0)
                         print_continuation();
                 printf("%s  %04x:%04x  class %06" PRIx32 "  %-*s", strempty(d->address), d->vendor,
-                       d->product, d->class, (int) driver_width, driver_or_dash(d));
+                       d->product, d->class_code, (int) driver_width, driver_or_dash(d));
                 /* Where the device goes back to on unassign, when it is not where it is now. */
                 if (d->original_driver && *d->original_driver && !streq_ptr(d->original_driver, d->driver))
                         printf("  (host driver %s)", d->original_driver);

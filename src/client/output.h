@@ -5,6 +5,7 @@
  * contract's --json shapes for programs (output-json.c). Both write to stdout and return 0 or
  * -errno; neither logs. */
 
+#include "macro.h"
 #include "vfiod-client.h"
 
 int output_list_text(const VfiodInventory *inventory);

@@ -54,7 +54,6 @@ static void run_done(Run *run) {
 static void release_all(Run *run) {
         for (size_t i = 0; i < run->n_leases; i++) {
                 _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-                const char *message;
                 int r;
 
                 if (run->leases[i]->revoked)
@@ -62,8 +61,8 @@ static void release_all(Run *run) {
                 r = vfiod_lease_release(run->bus, run->leases[i], &error);
                 /* A lease vfiod already ended is not an error of ours. */
                 if (r < 0 && !sd_bus_error_has_name(&error, SD_BUS_ERROR_UNKNOWN_OBJECT)) {
-                        (void) vfiod_error_describe(&error, r, &message);
-                        log_warning(PROGRAM ": cannot release %s: %s", run->leases[i]->path, message);
+                        log_warning(PROGRAM ": cannot release %s: %s", run->leases[i]->path,
+                                    vfiod_error_message(&error, r));
                 }
         }
 }
@@ -307,7 +306,7 @@ static int start_command(Run *run, char **command) {
 
 static int check_targets(int argc, char *argv[], char **command) {
         for (int i = 1; i < argc; i++) {
-                Target target;
+                VfiodTarget target;
 
                 if (check_target(argv[i], &target) < 0)
                         return -EINVAL;

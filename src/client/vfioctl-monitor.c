@@ -441,10 +441,7 @@ static void monitor_resync(Monitor *m) {
         r = load_objects(m->bus, &error, &fresh);
         if (r < 0) {
                 /* It may have gone again already; its next start brings the next try. */
-                const char *message;
-
-                (void) vfiod_error_describe(&error, r, &message);
-                log_warning(PROGRAM ": cannot read vfiod's objects: %s", message);
+                log_warning(PROGRAM ": cannot read vfiod's objects: %s", vfiod_error_message(&error, r));
                 return;
         }
 

@@ -39,10 +39,10 @@ typedef struct Verb {
 /* Logs the one line a failed vfiod call gets and returns its exit code. Without a bus error the
  * failure was ours (connection lost, unexpected reply), so what we were doing is said too. */
 int log_call_failed(const sd_bus_error *error, int r, const char *what) {
-        const char *message;
-        int code;
+        const char *message = vfiod_error_message(error, r);
+        /* vfiod being absent is a plain failure, whatever errno the bus gave for it. */
+        int code = vfiod_error_is_not_running(error) ? EXIT_FAILED : vfiod_exit_code(error, r);
 
-        code = vfiod_error_describe(error, r, &message);
         if (sd_bus_error_is_set(error))
                 log_error(PROGRAM ": %s", message);
         else if (r == -EBADMSG)
@@ -85,8 +85,8 @@ static int verb_list(int argc, char *argv[]) {
         return EXIT_OK;
 }
 
-int check_target(const char *text, Target *ret) {
-        if (target_parse(text, ret) < 0) {
+int check_target(const char *text, VfiodTarget *ret) {
+        if (vfiod_target_parse(text, ret) < 0) {
                 log_error(PROGRAM ": invalid target '%s': expected a group id or a device address", text);
                 return -EINVAL;
         }
@@ -111,7 +111,7 @@ static int verb_show(int argc, char *argv[]) {
         _cleanup_(vfiod_container_info_freep) VfiodContainerInfo *container = NULL;
         const VfiodGroup *group;
         uint32_t id;
-        Target target;
+        VfiodTarget target;
         int r;
 
         if (check_target(argv[1], &target) < 0)
@@ -182,7 +182,7 @@ static int verb_assign(int argc, char *argv[]) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         VfiodAssignOptions o = { .persist = arg_persist, .force = arg_force, .dry_run = arg_dry_run };
-        Target target;
+        VfiodTarget target;
         int r;
 
         if (check_target(argv[1], &target) < 0)
@@ -202,7 +202,7 @@ static int verb_unassign(int argc, char *argv[]) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         VfiodUnassignOptions o = { .mode = arg_mode, .timeout_usec = arg_timeout_usec, .persist = arg_persist };
-        Target target;
+        VfiodTarget target;
         int r;
 
         if (check_target(argv[1], &target) < 0)
@@ -225,7 +225,7 @@ static int verb_holders(int argc, char *argv[]) {
         _cleanup_(vfiod_lease_info_freep) VfiodLeaseInfo *lease = NULL;
         _cleanup_free_ char *path = NULL;
         uint32_t id;
-        Target target;
+        VfiodTarget target;
         int r;
 
         if (check_target(argv[1], &target) < 0)

@@ -1,10 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* What vfioctl's verbs share: the error-line prefix, how a failed call is told, and the bus. Verbs
- * return the process exit status (EXIT_*), having said on stderr, in one line, why they failed. */
+/* vfioctl's private header: what its verbs share (the error-line prefix, how a failed call is told,
+ * the bus), and the project's own helpers beside the public library, which keeps them out of its
+ * installed header. Verbs return the process exit status (EXIT_*), having said on stderr, in one
+ * line, why they failed. */
 
+#include "address.h"
+#include "macro.h"
 #include "vfiod-client.h"
+
+#define _cleanup_inventory_free_ _cleanup_(vfiod_inventory_freep)
 
 /* The contract fixes the prefix of every error line, whatever argv[0] says. */
 #define PROGRAM "vfioctl"
@@ -14,7 +20,7 @@ int log_call_failed(const sd_bus_error *error, int r, const char *what);
 
 /* Targets are checked before connecting: a typo is the user's to fix, not the daemon's to judge.
  * Logs the one line and returns -EINVAL for one that is neither a group id nor an address. */
-int check_target(const char *text, Target *ret);
+int check_target(const char *text, VfiodTarget *ret);
 
 /* Connects to the system bus, or logs why not and returns a negative errno. */
 int bus_open(sd_bus **ret_bus);
