@@ -85,25 +85,68 @@ static int property_get_access(sd_bus *bus, const char *path, const char *interf
         return sd_bus_message_append(reply, "s", l->grant ? "grant" : "fd");
 }
 
-/* The owner or an admin may end a lease. */
+/* A Release by somebody else than the owner, waiting for polkit. The lease is looked up again by
+ * id when the answer comes: it may have ended meanwhile. */
+typedef struct ReleaseCall {
+        sd_bus_message *message;
+        unsigned lease;
+} ReleaseCall;
+
+static void release_call_finish(Manager *m, ReleaseCall *c, int r) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        Lease *l = manager_get_lease(m, c->lease);
+
+        if (r < 0) {
+                vfiod_error_set(&e, -EACCES, "Only the owner of lease %u, root or a manager of the group may release it.",
+                                c->lease);
+                r = sd_bus_reply_method_error(c->message, &e);
+        } else {
+                /* Ended meanwhile: what the caller asked for is done. */
+                if (l)
+                        lease_end(l, "released");
+                r = sd_bus_reply_method_return(c->message, NULL);
+        }
+        if (r < 0)
+                log_debug_errno(r, "Cannot answer Release of lease %u: %m", c->lease);
+        sd_bus_message_unref(c->message);
+        free(c);
+}
+
+static void on_release_authorized(Manager *m, int r, void *userdata) {
+        release_call_finish(m, userdata, r);
+}
+
+/* The owner may end its lease; so may an admin: root, a manage rule for the group, or polkit's
+ * org.vfiod1.manage (asked without blocking). */
 static int method_release(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         Lease *l = userdata;
         Manager *m = l->manager;
+        Group *g = inventory_get_group(m->inventory, l->group);
+        ReleaseCall *c;
         int r;
 
-        if (!streq_ptr(sd_bus_message_get_sender(message), l->owner)) {
-                Group *g = inventory_get_group(m->inventory, l->group);
-
-                r = g ? authorize_now(m, message, POLICY_MANAGE, g) : bus_sender_is_root(m, message);
+        if (streq_ptr(sd_bus_message_get_sender(message), l->owner)) {
+                lease_end(l, "released");
+                return sd_bus_reply_method_return(message, NULL);
+        }
+        if (!g) {
+                r = bus_sender_is_root(m, message);
                 if (r < 0)
                         return r;
                 if (r == 0)
-                        return vfiod_error_set(error, -EACCES,
-                                               "Only the owner of lease %u, root or a manager of the group may release it.",
-                                               l->id);
+                        return vfiod_error_set(error, -EACCES, "Only the owner of lease %u or root may release it.", l->id);
+                lease_end(l, "released");
+                return sd_bus_reply_method_return(message, NULL);
         }
-        lease_end(l, "released");
-        return sd_bus_reply_method_return(message, NULL);
+        c = calloc(1, sizeof(ReleaseCall));
+        if (!c)
+                return -ENOMEM;
+        c->message = sd_bus_message_ref(message);
+        c->lease = l->id;
+        r = authorize_async(m, message, POLICY_MANAGE, g, on_release_authorized, c);
+        if (r != 0)
+                release_call_finish(m, c, r > 0 ? 0 : r);
+        return 1;
 }
 
 static const sd_bus_vtable lease_vtable[] = {
