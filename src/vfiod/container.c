@@ -86,6 +86,15 @@ static void announce(Manager *m, Container *c, bool added) {
                 (void) (added ? sd_bus_emit_object_added(m->bus, path) : sd_bus_emit_object_removed(m->bus, path));
 }
 
+/* A new container is announced once, with its first group in it; one that took another group
+ * says what changed. */
+static void announce_attached(Manager *m, Container *c) {
+        if (c->n_groups == 1)
+                announce(m, c, true);
+        else if (m->bus)
+                container_bus_emit_changed(m, c);
+}
+
 static int new_vfio_container(Manager *m, const char *owner, const char *key, uint32_t group, int group_fd,
                               Container **ret) {
         _cleanup_close_ int fd = -EBADF;
@@ -135,13 +144,11 @@ int container_attach_vfio_group(Manager *m, const char *owner, const char *key, 
                 r = new_vfio_container(m, owner, key, group, group_fd, &c);
                 if (r < 0)
                         return r;
-                announce(m, c, true);
         }
         r = container_add_group(c, group);
         if (r < 0)
                 return r;
-        if (m->bus)
-                container_bus_emit_changed(m, c);
+        announce_attached(m, c);
         *ret = c;
         return 0;
 }
@@ -243,14 +250,12 @@ int container_attach_iommufd_group(Manager *m, const char *owner, const char *ke
                 }
                 lease_store_push_fd("container", c->id, c->fd);
                 log_info("Container %u (iommufd) for %s, key '%s'.", c->id, owner, key);
-                announce(m, c, true);
         }
         r = container_add_group(c, group);
         if (r < 0)
                 return r;
         (void) iommufd_ranges(m, c);
-        if (m->bus)
-                container_bus_emit_changed(m, c);
+        announce_attached(m, c);
         *ret = c;
         return 0;
 }
