@@ -8,7 +8,7 @@ packages=(
         libsystemd-dev libudev-dev libjson-c-dev libcap-dev
         dbus systemd python3 python3-dbus util-linux iproute2 mandoc
         qemu-system-x86 busybox-static kmod cpio xz-utils zstd
-        polkitd
+        polkitd clang llvm
 )
 
 missing=()

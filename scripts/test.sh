@@ -46,6 +46,19 @@ meson_tier build
 echo "== unit and D-Bus tests under AddressSanitizer and UndefinedBehaviorSanitizer"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 meson_tier build-asan -Db_sanitize=address,undefined
 
+echo "== fuzz targets (libFuzzer under ASan and UBSan, ${FUZZ_TIME:-30} s each; their corpora also run above)"
+fuzz_out=$(mktemp)
+tests/fuzz/run.sh 2>&1 | tee "$fuzz_out"
+fuzz_line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$fuzz_out" | tail -n 1)
+if [ -n "$fuzz_line" ]; then
+        passed=$((passed + $(echo "$fuzz_line" | awk '{print $1}')))
+        failed=$((failed + $(echo "$fuzz_line" | awk '{print $3}')))
+else
+        echo "test.sh: the fuzz targets printed no summary" >&2
+        failed=$((failed + 1))
+fi
+rm -f "$fuzz_out"
+
 echo "== VM tests (real kernel under QEMU)"
 # QEMU 10 (bookworm-backports, unpacked into the cache, not installed) for the scenario that starts
 # a VM from brokered iommufd fds; without it that scenario skips and says why.

@@ -193,9 +193,10 @@ static int match_alias(const char *alias_file, const char *modalias, bool want_v
         size_t size = 0;
 
         while (f && getline(&line, &size, f) > 0) {
-                char pattern[256], module[128];
+                _cleanup_free_ char *pattern = NULL, *module = NULL;
 
-                if (sscanf(line, "alias %255s %127s", pattern, module) != 2)
+                /* Whole words, however long: a fixed-width %s would split a long one in two. */
+                if (sscanf(line, "alias %ms %ms", &pattern, &module) != 2)
                         continue;
                 /* vfio_pci's own alias matches everything; only a variant's says something. */
                 if (want_vfio ? !startswith(pattern, "vfio_pci:") || streq(module, "vfio_pci")

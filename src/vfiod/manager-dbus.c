@@ -9,70 +9,12 @@
 #include "remove.h"
 #include "log.h"
 #include "manager-dbus.h"
+#include "options-dbus.h"
 #include "vfiod-error.h"
 
 #define REMOVE_TIMEOUT_MAX_USEC (UINT64_C(86400) * 1000000)
 #define NAME_RETRIES 50
 #define NAME_RETRY_USEC (100 * 1000)
-
-/* One accepted option of an a{sv} dictionary. */
-typedef struct OptionSpec {
-        const char *name;
-        char type; /* 'b', 's' or 't' */
-        void *dest;
-} OptionSpec;
-
-static int read_option_value(sd_bus_message *message, const OptionSpec *o) {
-        const char sig[2] = { o->type, 0 };
-        int r, b;
-
-        r = sd_bus_message_enter_container(message, 'v', sig);
-        if (r <= 0)
-                return r < 0 ? r : -ENXIO;
-        if (o->type == 'b') {
-                r = sd_bus_message_read(message, "b", &b);
-                if (r >= 0)
-                        *(bool *) o->dest = b;
-        } else
-                r = sd_bus_message_read_basic(message, o->type, o->dest);
-        if (r < 0)
-                return r;
-        return sd_bus_message_exit_container(message);
-}
-
-/* Reads an a{sv} of options: unknown names and wrong types are InvalidOption; nothing is
- * changed by a request that fails here. */
-static int parse_options(sd_bus_message *message, const OptionSpec *specs, size_t n, sd_bus_error *error) {
-        const char *name;
-        int r;
-
-        r = sd_bus_message_enter_container(message, 'a', "{sv}");
-        if (r < 0)
-                return r;
-        while ((r = sd_bus_message_enter_container(message, 'e', "sv")) > 0) {
-                const OptionSpec *o = NULL;
-
-                r = sd_bus_message_read(message, "s", &name);
-                if (r < 0)
-                        return r;
-                for (size_t i = 0; i < n && !o; i++)
-                        if (streq(specs[i].name, name))
-                                o = &specs[i];
-                if (!o)
-                        return vfiod_error_set(error, -EBADRQC, "Unknown option '%s'.", name);
-                r = read_option_value(message, o);
-                if (r == -ENXIO)
-                        return vfiod_error_set(error, -EBADRQC, "Option '%s' takes type '%c'.", name, o->type);
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_exit_container(message);
-                if (r < 0)
-                        return r;
-        }
-        if (r < 0)
-                return r;
-        return sd_bus_message_exit_container(message);
-}
 
 /* Every method that names a target reads it and its a{sv} options first. */
 static int read_target_and_options(sd_bus_message *message, const OptionSpec *specs, size_t n,
@@ -82,7 +24,7 @@ static int read_target_and_options(sd_bus_message *message, const OptionSpec *sp
         r = sd_bus_message_read(message, "s", ret_target);
         if (r < 0)
                 return r;
-        return parse_options(message, specs, n, error);
+        return bus_parse_options(message, specs, n, error);
 }
 
 int bus_path_decode_id(const char *path, const char *prefix, uint32_t *ret) {

@@ -38,12 +38,14 @@ static int check_tail(const char *end) {
         return *end == '\0' ? 0 : -EINVAL;
 }
 
-/* strtoull() alone accepts leading blanks and signs; sysfs never prints them. */
+/* strtoull() alone accepts leading blanks and signs, and in base 16 a "0x" of its own after ours
+ * ("0x0x10" would be 16); sysfs never prints them. */
 static int parse_hex_u64(const char *s, const char **ret_end, uint64_t *ret) {
         char *end;
         unsigned long long v;
 
-        if (s[0] != '0' || (s[1] != 'x' && s[1] != 'X') || !isxdigit((unsigned char) s[2]))
+        if (s[0] != '0' || (s[1] != 'x' && s[1] != 'X') || !isxdigit((unsigned char) s[2]) ||
+            (s[2] == '0' && (s[3] == 'x' || s[3] == 'X')))
                 return -EINVAL;
         errno = 0;
         v = strtoull(s + 2, &end, 16);

@@ -657,6 +657,28 @@ static int loader_syntax_error(Loader *l, size_t offset, const char *what) {
         return -EBADMSG;
 }
 
+/* The offset of the first string token that spells a NUL as "\u0000", or n. json-c keeps the NUL,
+ * but every string (and key) here is used as a C string: "root\u0000x" would silently be "root". */
+static size_t find_escaped_nul(const char *t, size_t n) {
+        for (size_t i = skip_blank(t, n, 0); i < n; i = skip_blank(t, n, i)) {
+                size_t end;
+
+                if (t[i] != '"' && t[i] != '\'') {
+                        i++;
+                        continue;
+                }
+                end = skip_string(t, n, i);
+                for (size_t j = i + 1; j + 5 < end; j++)
+                        if (t[j] == '\\') {
+                                if (t[j + 1] == 'u' && memcmp(t + j + 2, "0000", 4) == 0)
+                                        return i;
+                                j++; /* the escaped character, so that "\\u0000" is no NUL */
+                        }
+                i = end;
+        }
+        return n;
+}
+
 /* Parses the text with json-c's default (non-strict) tokener, which accepts comments. */
 static int loader_tokenize(Loader *l, struct json_object **ret) {
         struct json_tokener *tok;
@@ -674,6 +696,15 @@ static int loader_tokenize(Loader *l, struct json_object **ret) {
         o = json_tokener_parse_ex(tok, l->text, (int) l->size);
         e = json_tokener_get_error(tok);
         end = json_tokener_get_parse_end(tok);
+        /* json-c ends a "//" comment only at a newline, so one on the last line of a file without a
+         * final newline leaves even a complete document unfinished: hand it the newline. */
+        if (!o && e == json_tokener_continue) {
+                o = json_tokener_parse_ex(tok, "\n", 1);
+                if (o) {
+                        e = json_tokener_success;
+                        end = l->size;
+                }
+        }
         json_tokener_free(tok);
 
         if (!o && e == json_tokener_continue)
@@ -686,6 +717,11 @@ static int loader_tokenize(Loader *l, struct json_object **ret) {
         if (end < l->size) {
                 json_object_put(o);
                 return loader_syntax_error(l, end, "unexpected text after the end of the document");
+        }
+        end = find_escaped_nul(l->text, l->size);
+        if (end < l->size) {
+                json_object_put(o);
+                return loader_syntax_error(l, end, "NUL (\\u0000) in a string");
         }
         *ret = o;
         return 0;
@@ -744,23 +780,20 @@ static int read_text_file(const char *path, char **ret, size_t *ret_size) {
         return 0;
 }
 
-/* Reads and applies one file. -ENOENT comes back without a message, the caller decides. */
-static int load_file(PolicyConfig *p, const char *path, bool dropin, char **ret_error) {
-        _cleanup_free_ char *text = NULL;
-        struct json_object *o = NULL;
-        Loader l = { .file = path, .dropin = dropin };
-        int r;
+/* The message for a file that could not be read, as r says. */
+static int set_read_error(char **ret_error, const char *path, int r) {
+        errno = -r;
+        if (asprintf(ret_error, r == -EBADFD ? "%s: not a regular file" : "%s: cannot read: %m", path) < 0)
+                *ret_error = NULL;
+        return r;
+}
 
-        r = read_text_file(path, &text, &l.size);
-        if (r == -ENOENT)
-                return r;
-        if (r < 0) {
-                errno = -r;
-                if (asprintf(ret_error, r == -EBADFD ? "%s: not a regular file" : "%s: cannot read: %m", path) < 0)
-                        *ret_error = NULL;
-                return r;
-        }
-        l.text = text;
+/* Applies the text of one file, which need not end in a NUL. */
+static int load_text(PolicyConfig *p, const char *path, const char *text, size_t size, bool dropin,
+                     char **ret_error) {
+        struct json_object *o = NULL;
+        Loader l = { .file = path, .text = text, .size = size, .dropin = dropin };
+        int r;
 
         r = loader_tokenize(&l, &o);
         if (r >= 0)
@@ -771,6 +804,32 @@ static int load_file(PolicyConfig *p, const char *path, bool dropin, char **ret_
                 return r;
         }
         return 0;
+}
+
+/* Reads and applies one file. -ENOENT comes back without a message, the caller decides. */
+static int load_file(PolicyConfig *p, const char *path, bool dropin, char **ret_error) {
+        _cleanup_free_ char *text = NULL;
+        size_t size = 0;
+        int r;
+
+        r = read_text_file(path, &text, &size);
+        if (r == -ENOENT)
+                return r;
+        if (r < 0)
+                return set_read_error(ret_error, path, r);
+        return load_text(p, path, text, size, dropin, ret_error);
+}
+
+int policy_load_text(PolicyConfig *p, const char *file, const char *text, size_t size, bool dropin,
+                     char **ret_error) {
+        _cleanup_free_ char *error = NULL;
+        int r;
+
+        r = size > POLICY_FILE_SIZE_MAX ? set_read_error(&error, file, -EFBIG)
+                                        : load_text(p, file, text, size, dropin, &error);
+        if (r < 0 && ret_error)
+                *ret_error = TAKE_PTR(error);
+        return r;
 }
 
 static int strcmp_ptr(const void *a, const void *b) {

@@ -74,6 +74,13 @@ typedef struct PolicyConfig {
  * message "FILE:LINE: KEY.PATH: what is wrong" (NULL only when out of memory). */
 int policy_load(const char *main_file, const char *dropin_dir, PolicyConfig **ret, char **ret_error);
 
+/* Applies one file's text to p as policy_load() applies each file it reads: text[0..size) need not
+ * end in a NUL; file names it in messages; dropin restricts it to "rules". Errors as policy_load()'s;
+ * after one, p holds what came before the bad value and is only fit for policy_free(). For callers
+ * that have the text rather than a file, such as tests/fuzz. */
+int policy_load_text(PolicyConfig *p, const char *file, const char *text, size_t size, bool dropin,
+                     char **ret_error);
+
 /* The configuration with no file at all. */
 int policy_new_default(PolicyConfig **ret);
 

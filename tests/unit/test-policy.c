@@ -309,6 +309,20 @@ static void syntax_error_names_its_line(void) {
         check_main_error("\n[]\n", 2, "expected a JSON object at the top level, got an array");
 }
 
+/* Found by fuzzing: json-c ends a // comment only at a newline, and cuts strings at \u0000. */
+static void comment_on_the_last_line_without_newline_loads(void) {
+        load_ok("{ \"rules\": [] }\n// the end, no newline after it");
+        load_ok("{ \"rules\": [] } // no newline either");
+}
+
+static void escaped_nul_in_a_string_is_refused(void) {
+        check_main_error("{\n  \"remove\": { \"mode\": \"hard\\u0000 or soft\" }\n}\n", 2,
+                         "syntax error: NUL (\\u0000) in a string");
+        check_main_error("{\n  \"rules\": [\n    { \"users\": [\"root\\u0000evil\"], \"targets\": [\"12\"], "
+                         "\"actions\": [\"acquire\"] } ]\n}\n",
+                         3, "syntax error: NUL (\\u0000) in a string");
+}
+
 static void odd_keys_print_on_one_line(void) {
         check_main_error("{\n  \"a\\nb\": 1\n}\n", 2, "\"a\\nb\": unknown key");
         /* A key spelled with an escape is still found on its line. */
@@ -537,6 +551,8 @@ static void action_names_round_trip(void) {
 int main(void) {
         static const TestCase cases[] = {
                 TEST_CASE(missing_files_give_defaults),
+                TEST_CASE(comment_on_the_last_line_without_newline_loads),
+                TEST_CASE(escaped_nul_in_a_string_is_refused),
                 TEST_CASE(contract_example_with_comments_loads),
                 TEST_CASE(every_setting_is_read),
                 TEST_CASE(remove_timeout_bounds),
