@@ -10,6 +10,12 @@
 # Everything about the run comes from a config file the host harness wrote
 # into the VM's private directory; its path is the kernel parameter
 # VFIOD_VM_CFG (the kernel hands it to init as an environment variable).
+#
+# With VM_INIT=systemd the guest instead gets vfiod's installed tree (the
+# harness's DESTDIR) copied onto its root and execs systemd as PID 1, with a
+# small default target whose test unit runs this script again as
+# `guest-init.sh --run`: the scenario with its output on ttyS0, the same end
+# markers, then a forced poweroff.
 
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root
@@ -39,6 +45,140 @@ finish() {
     echo o > /proc/sysrq-trigger
     sleep 5
     exit "$rc"
+}
+
+# Where the systemd-mode setup leaves the run's config for the test unit.
+SD_ENV=/etc/vfiod-vm/guest.env
+
+# The scenario's environment (see README.md), in both modes.
+export_scenario_env() {
+    if [ "$VM_INIT" = systemd ]; then
+        export VFIOD=/usr/sbin/vfiod
+        export VFIOCTL=/usr/bin/vfioctl
+    else
+        export VFIOD="$VFIOD_BUILD/src/vfiod/vfiod"
+        export VFIOCTL="$VFIOD_BUILD/src/client/vfioctl"
+    fi
+    export VFIOD_SRC VFIOD_BUILD VM_KERNEL VM_INIT
+    export VFIOD_VM_LIB="$VFIOD_SRC/tests/vm/lib.sh"
+}
+
+# --run: the test unit under systemd (its output already goes to ttyS0).
+if [ "${1:-}" = --run ]; then
+    # shellcheck disable=SC1090
+    if ! . "$SD_ENV"; then
+        echo "@@VFIOD-VM-DONE rc=96@@"
+        systemctl poweroff --force --force
+        exit 96
+    fi
+    export_scenario_env
+    step "systemd is $(systemctl is-system-running 2>&1)"
+    say "kernel $(uname -r) ($VM_KERNEL, systemd), running $SCENARIO"
+    cd "$VFIOD_SRC" || exit 97
+    bash "$SCENARIO" < /dev/null 2>&1
+    rc=$?
+    sync
+    echo "@@VFIOD-VM-DONE rc=$rc@@"
+    echo "@@VFIOD-VM-DMESG@@"
+    dmesg 2>/dev/null | tail -n 300
+    echo "@@VFIOD-VM-JOURNAL@@"
+    timeout 60 journalctl -b --no-pager -o short-monotonic 2>/dev/null | tail -n 600
+    echo "@@VFIOD-VM-END@@"
+    # Nothing is left to save: power off at once, without stopping the units (a daemon
+    # stuck in a kernel write would hold up a clean shutdown until the harness's timeout).
+    systemctl poweroff --force --force
+    busybox poweroff -f 2>/dev/null
+    exit "$rc"
+fi
+
+# exec_systemd: vfiod's installed tree onto the root, systemd set up to boot
+# quickly over the shared root (README.md, "systemd as PID 1"), the
+# scenario's setup phase, then systemd as PID 1.
+exec_systemd() {
+    local dest=$VM_DESTDIR etc=/etc/systemd/system u
+    case $dest in /tmp/*) dest=/run/host-tmp/${dest#/tmp/} ;; esac
+    if [ -z "$dest" ] || [ ! -d "$dest" ]; then
+        say "systemd mode: no installed tree at '$dest'"
+        finish 95
+    fi
+    cp -a "$dest/." / || { say "copying the installed tree failed"; finish 95; }
+
+    # Over the 9p root tmpfiles-setup walks the whole host tree (minutes);
+    # apparmor and e2scrub have nothing to do here; timesyncd and the
+    # timers (apt, man-db, fstrim...) would only add noise; the rest is what
+    # a booted system has but vfiod does not use, each costing seconds under
+    # TCG (kmod-static-nodes and tmpfiles-setup-dev stay: they create
+    # /dev/vfio/vfio before vfio is loaded, as on a real host).
+    for u in systemd-tmpfiles-setup.service apparmor.service e2scrub_reap.service \
+             systemd-timesyncd.service timers.target \
+             systemd-binfmt.service proc-sys-fs-binfmt_misc.automount \
+             modprobe@configfs.service modprobe@dm_mod.service modprobe@efi_pstore.service \
+             modprobe@fuse.service modprobe@loop.service modprobe@drm.service \
+             sys-fs-fuse-connections.mount sys-kernel-config.mount dev-hugepages.mount \
+             systemd-journal-flush.service systemd-sysusers.service systemd-update-utmp.service \
+             systemd-random-seed.service systemd-remount-fs.service; do
+        ln -sfn /dev/null "$etc/$u"
+    done
+    # Generators: nothing here needs them (empty fstab, no getty, no
+    # encrypted disks, no SysV scripts), and each daemon-reload reruns them.
+    mkdir -p /etc/systemd/system-generators
+    for u in /usr/lib/systemd/system-generators/*; do
+        ln -sfn /dev/null "/etc/systemd/system-generators/${u##*/}"
+    done
+    : > /etc/fstab
+    [ -s /etc/machine-id ] || dbus-uuidgen --ensure=/etc/machine-id
+    mkdir -p /etc/systemd/system.conf.d /etc/sysctl.d
+    # No status lines on the console: it carries the scenario's results.
+    printf '[Manager]\nShowStatus=no\nLogColor=no\n' > /etc/systemd/system.conf.d/vfiod-vm.conf
+    echo 'kernel.printk = 1 4 1 7' > /etc/sysctl.d/zz-vfiod-vm.conf
+
+    # The run's config, with paths as the guest sees them.
+    mkdir -p "${SD_ENV%/*}"
+    {
+        printf 'SCENARIO=%q\n' "$SCENARIO"
+        printf 'VFIOD_SRC=%q\n' "$VFIOD_SRC"
+        printf 'VFIOD_BUILD=%q\n' "$VFIOD_BUILD"
+        printf 'VM_KERNEL=%q\n' "$VM_KERNEL"
+        printf 'VM_VERBOSE=%q\n' "$VM_VERBOSE"
+        printf 'VM_INIT=systemd\n'
+    } > "$SD_ENV"
+
+    # The default target: basic.target, the bus, udevd and the test unit.
+    printf '%s\n' \
+        '[Unit]' \
+        'Description=vfiod VM test' \
+        'Requires=basic.target' \
+        'Wants=dbus.service systemd-udevd.service vfiod-vm-test.service' \
+        'After=basic.target' \
+        'AllowIsolate=yes' > "$etc/vfiod-vm.target"
+    ln -sfn "$etc/vfiod-vm.target" "$etc/default.target"
+    printf '%s\n' \
+        '[Unit]' \
+        'Description=vfiod VM test scenario' \
+        'After=basic.target dbus.service systemd-udevd.service systemd-udev-trigger.service' \
+        '' \
+        '[Service]' \
+        'Type=exec' \
+        "ExecStart=/bin/bash $0 --run" \
+        'Environment=HOME=/root LANG=C.UTF-8' \
+        'IgnoreSIGPIPE=no' \
+        'StandardInput=null' \
+        'StandardOutput=tty' \
+        'StandardError=inherit' \
+        'TTYPath=/dev/ttyS0' \
+        'TTYReset=no' \
+        'TTYVHangup=no' > "$etc/vfiod-vm-test.service"
+
+    # A scenario with a "# vm-setup" line runs once before systemd starts,
+    # with VM_PHASE=setup: to write state files, or add units to
+    # /etc/systemd/system/vfiod-vm.target.wants/ so that they start at boot.
+    if grep -q '^# vm-setup' "$SCENARIO"; then
+        export_scenario_env
+        (cd "$VFIOD_SRC" && VM_PHASE=setup bash "$SCENARIO" < /dev/null > /dev/console 2>&1) ||
+            say "the scenario's setup phase exited with status $?"
+    fi
+    step "installed tree copied, systemd set up; exec systemd"
+    exec /lib/systemd/systemd
 }
 
 mount -t proc proc /proc
@@ -76,7 +216,8 @@ case $SCENARIO in /tmp/*) SCENARIO=/run/host-tmp/${SCENARIO#/tmp/} ;; esac
 mount -t tmpfs -o mode=1777 tmp /tmp
 mkdir -p /run/lock /var/tmp /var/log
 mount -t tmpfs -o mode=1777 vartmp /var/tmp
-mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null
+# systemd mounts the cgroup tree itself.
+[ "$VM_INIT" = systemd ] || mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null
 ln -sf /proc/self/mounts /etc/mtab 2>/dev/null
 hostname vfiod-vm 2>/dev/null
 
@@ -113,6 +254,8 @@ fi
 
 step "modules ready"
 
+[ "$VM_INIT" = systemd ] && exec_systemd
+
 # System bus with the project's policy (if it exists yet).
 if [ -f "$VFIOD_SRC/dbus/org.vfiod1.conf" ]; then
     mkdir -p /etc/dbus-1/system.d
@@ -129,11 +272,7 @@ done
 [ -S /run/dbus/system_bus_socket ] || say "system bus socket did not appear"
 step "system bus up"
 
-# The scenario's environment (see README.md).
-export VFIOD="$VFIOD_BUILD/src/vfiod/vfiod"
-export VFIOCTL="$VFIOD_BUILD/src/client/vfioctl"
-export VFIOD_SRC VFIOD_BUILD VM_KERNEL
-export VFIOD_VM_LIB="$VFIOD_SRC/tests/vm/lib.sh"
+export_scenario_env
 
 say "kernel $kver ($VM_KERNEL), running $SCENARIO"
 cd "$VFIOD_SRC" || finish 97

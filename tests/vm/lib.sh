@@ -7,6 +7,8 @@
 #   VFIOD, VFIOCTL        the freshly built daemon and CLI
 #   VFIOD_SRC, VFIOD_BUILD  repository root and build directory
 #   VM_KERNEL             stock | iommufd
+#   VM_INIT               plain | systemd (systemd is PID 1 and vfiod is installed,
+#                         see "systemd mode" below)
 # Source it with:  . "$VFIOD_SRC/tests/vm/lib.sh"
 #
 # Results are printed as TAP-like lines on the console, which the host
@@ -190,11 +192,16 @@ VFIOD_LOG=/tmp/vfiod.log
 vfiod_on_bus() { busctl --system status org.vfiod1 >/dev/null 2>&1; }
 
 # start_vfiod [ARGS...]: start $VFIOD in the background (log in $VFIOD_LOG)
-# and wait until it owns org.vfiod1 on the system bus.
+# and wait until it owns org.vfiod1 on the system bus. Under systemd: start
+# vfiod.service with ARGS (see below).
 start_vfiod() {
     if [ ! -x "$VFIOD" ]; then
         fail "start vfiod" "$VFIOD is not built"
         return 1
+    fi
+    if vm_systemd; then
+        _sd_start_vfiod "$@"
+        return
     fi
     "$VFIOD" --log-level=debug "$@" > "$VFIOD_LOG" 2>&1 &
     VFIOD_PID=$!
@@ -219,6 +226,10 @@ start_vfiod() {
 stop_vfiod() {
     VFIOD_STATUS=
     [ -n "$VFIOD_PID" ] || return 1
+    if vm_systemd; then
+        _sd_stop_vfiod "$@"
+        return
+    fi
     kill -"${1:-TERM}" "$VFIOD_PID" 2>/dev/null
     for _ in $(seq 75); do
         kill -0 "$VFIOD_PID" 2>/dev/null || break
@@ -245,6 +256,117 @@ show_vfiod_log() {
     [ -s "$VFIOD_LOG" ] || return 0
     diag "---- vfiod log (last 80 lines) ----"
     tail -n 80 "$VFIOD_LOG" | sed 's/^/# vfiod: /'
+}
+
+# ---------------------------------------------------------------- systemd mode
+# With VM_INIT=systemd, systemd is the guest's PID 1 and vfiod is installed
+# (prefix /usr): start_vfiod and stop_vfiod drive the installed, hardened
+# vfiod.service instead of a child process. A runtime drop-in gives it the
+# scenario's arguments, its output in $VFIOD_LOG (truncated at each start, as
+# in plain mode) and Restart=no (scenarios kill the daemon on purpose and
+# start it again themselves). VFIOD_PID is the unit's MainPID.
+
+VFIOD_UNIT=vfiod.service
+VFIOD_DROPIN=/run/systemd/system/vfiod.service.d/50-vm-scenario.conf
+# How the last main process ended ("exited 0", "killed TERM"), from ExecStopPost=: once the unit
+# is inactive systemd may unload it, and its ExecMainStatus with it.
+VFIOD_EXIT_FILE=/run/vfiod-vm-exit
+
+vm_systemd() { [ "${VM_INIT:-}" = systemd ]; }
+
+# unit_prop PROPERTY [UNIT]: a property's value, e.g. unit_prop NRestarts.
+unit_prop() { systemctl show -P "$1" "${2:-$VFIOD_UNIT}" 2>/dev/null; }
+
+# unit_settled [UNIT]: inactive or failed, nothing on its way.
+unit_settled() {
+    case $(unit_prop ActiveState "${1:-$VFIOD_UNIT}") in inactive | failed) return 0 ;; esac
+    return 1
+}
+
+# _sd_quote ARG: ARG as one word of a unit file's command line.
+_sd_quote() {
+    local a=$1
+    case $a in
+        *[!A-Za-z0-9_./=:,@+-]* | '')
+            a=${a//\\/\\\\}
+            a=${a//\"/\\\"}
+            a=${a//%/%%}
+            a=${a//\$/\$\$}
+            printf '"%s"' "$a"
+            ;;
+        *) printf '%s' "$a" ;;
+    esac
+}
+
+# vfiod_dropin [ARGS...]: the runtime drop-in for a start with ARGS (and, when
+# NOTIFY_SOCKET is set, a copy of READY=1 for that socket); daemon-reload only
+# when it changed. The unit's own settings (hardening included) stay.
+vfiod_dropin() {
+    local conf a
+    conf="[Service]"$'\n'"ExecStart="$'\n'"ExecStart=$VFIOD --log-level=debug"
+    for a in "$@"; do conf+=" $(_sd_quote "$a")"; done
+    conf+=$'\n'"StandardOutput=truncate:$VFIOD_LOG"$'\n'"StandardError=inherit"$'\n'"Restart=no"$'\n'
+    conf+="ExecStopPost=+/bin/sh -c 'echo \$\$EXIT_CODE \$\$EXIT_STATUS > $VFIOD_EXIT_FILE'"$'\n'
+    if [ -n "${NOTIFY_SOCKET:-}" ]; then
+        # The scenario listens for READY=1 itself; systemd owns the daemon's socket. Its
+        # ExecStartPost= runs as soon as systemd has the daemon's READY=1, so a copy sent from
+        # there finds the daemon's start-up as it was at READY=1 (a few ms later).
+        conf+="ExecStartPost=+/usr/bin/python3 -c \"import socket, sys; "
+        conf+="socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(b'READY=1', sys.argv[1])\" "
+        conf+="$(_sd_quote "$NOTIFY_SOCKET")"$'\n'
+    fi
+    if [ "$(cat "$VFIOD_DROPIN" 2>/dev/null)"$'\n' != "$conf" ]; then
+        mkdir -p "${VFIOD_DROPIN%/*}"
+        printf '%s' "$conf" > "$VFIOD_DROPIN"
+        systemctl daemon-reload
+    fi
+}
+
+_sd_start_vfiod() {
+    local out
+    # A daemon the scenario killed: let systemd notice before starting it again.
+    wait_for 30 unit_settled || diag "$VFIOD_UNIT is still $(unit_prop ActiveState)"
+    vfiod_dropin "$@"
+    systemctl reset-failed "$VFIOD_UNIT" 2>/dev/null
+    if ! out=$(env -u NOTIFY_SOCKET systemctl start "$VFIOD_UNIT" 2>&1); then
+        fail "start vfiod" "systemctl start $VFIOD_UNIT failed: $out"
+        systemctl status --no-pager --lines=0 "$VFIOD_UNIT" 2>&1 | sed 's/^/#   /'
+        show_vfiod_log
+        VFIOD_PID=
+        return 1
+    fi
+    VFIOD_PID=$(unit_prop MainPID)
+    if vfiod_on_bus; then
+        ok "vfiod owns org.vfiod1 (pid $VFIOD_PID)"
+        return 0
+    fi
+    fail "start vfiod" "$VFIOD_UNIT is $(unit_prop ActiveState) but org.vfiod1 is not on the bus"
+    show_vfiod_log
+    return 1
+}
+
+# Like the plain stop_vfiod: signal the main process and wait until systemd has
+# seen it go; VFIOD_STATUS is its exit status (128+N for signal N).
+_sd_stop_vfiod() {
+    local sig=${1:-TERM} code status
+    rm -f "$VFIOD_EXIT_FILE"
+    kill -"$sig" "$VFIOD_PID" 2>/dev/null
+    if ! wait_for 15 unit_settled; then
+        diag "vfiod did not exit after SIG$sig; killing it"
+        systemctl kill --signal=SIGKILL "$VFIOD_UNIT"
+        wait_for 15 unit_settled || diag "$VFIOD_UNIT is still $(unit_prop ActiveState)"
+    fi
+    read -r code status < "$VFIOD_EXIT_FILE" 2>/dev/null
+    case $code in
+        exited) VFIOD_STATUS=$status ;;
+        killed | dumped) VFIOD_STATUS=$((128 + $(kill -l "$status" 2>/dev/null || echo 0))) ;;
+        *) diag "no exit status from $VFIOD_UNIT"; VFIOD_STATUS=255 ;;
+    esac
+    VFIOD_PID=
+    if [ "$_VM_FAILED" -gt 0 ] || [ "$VFIOD_STATUS" -ne 0 ] || [ -n "$VM_VERBOSE" ]; then
+        show_vfiod_log
+    fi
+    return "$VFIOD_STATUS"
 }
 
 # run_as_user USER COMMAND...: run COMMAND with USER's uid, gid and groups

@@ -6,8 +6,11 @@
 # available, on the iommufd test kernel; collects the scenario's TAP-like
 # lines from the serial console and prints "N passed, N failed".
 #
-# Usage: tests/vm/run.sh [--build DIR] [--kernel stock|iommufd|all]
+# Usage: tests/vm/run.sh [--build DIR] [--kernel stock|iommufd|all] [--init plain|systemd]
 #                        [--timeout SEC] [--verbose] [--keep] SCENARIO.sh...
+#
+# --init systemd runs every scenario with systemd as the guest's PID 1 and vfiod installed
+# (prefix /usr) as its service; a scenario with a "# vm-init: systemd" line always runs so.
 #
 # Environment:
 #   VFIOD_VM_CACHE        kernel/initramfs cache and logs (tests/vm/cache)
@@ -22,12 +25,13 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 
 usage() {
-    sed -n 's/^# \{0,1\}//; 9,10p' "$0" | sed 's/^ *Usage: /Usage: /'
+    sed -n 's/^# \{0,1\}//; 9,13p' "$0" | sed 's/^ *Usage: /Usage: /'
     exit "${1:-2}"
 }
 
 build=
 kernel=all
+init=
 timeout=${VFIOD_VM_TIMEOUT:-240}
 verbose=
 keep=
@@ -38,6 +42,8 @@ while [ $# -gt 0 ]; do
         --build=*) build=${1#*=}; shift ;;
         --kernel) kernel=$2; shift 2 ;;
         --kernel=*) kernel=${1#*=}; shift ;;
+        --init) init=$2; shift 2 ;;
+        --init=*) init=${1#*=}; shift ;;
         --timeout) timeout=$2; shift 2 ;;
         --timeout=*) timeout=${1#*=}; shift ;;
         -v|--verbose) verbose=1; shift ;;
@@ -49,6 +55,7 @@ while [ $# -gt 0 ]; do
 done
 [ ${#scenarios[@]} -gt 0 ] || { echo "run.sh: no scenario given" >&2; usage; }
 case $kernel in stock|iommufd|all) ;; *) echo "run.sh: bad --kernel $kernel" >&2; usage ;; esac
+case $init in ''|plain|systemd) ;; *) echo "run.sh: bad --init $init" >&2; usage ;; esac
 
 # A relative --build is taken relative to the current directory; the
 # default relative to the repository. The guest sees the same absolute path.
@@ -190,6 +197,64 @@ if [ "$kernel" = iommufd ] || [ "$kernel" = all ]; then
     fi
 fi
 
+# ------------------------------------------------------------ systemd mode
+# scenario_init SCENARIO: plain or systemd (its "# vm-init: systemd" line, else --init).
+scenario_init() {
+    if grep -q '^# vm-init: *systemd *$' "$1"; then
+        echo systemd
+    else
+        echo "${init:-plain}"
+    fi
+}
+
+# build_installed: vfiod as a distribution would install it (prefix /usr, /etc, /var), built
+# from this source in a build directory cached under $cache (reruns are incremental) and
+# installed into this run's own DESTDIR, which the guest copies onto its root. The lock keeps
+# concurrent runs sharing the cache from building in the same directory at once.
+destdir=
+build_installed() {
+    local bdir=$cache/build-installed out
+    destdir=$tmp/destdir
+    out=$(
+        exec 9> "$cache/build-installed.lock"
+        flock 9
+        # A build directory configured for another source tree (a shared VFIOD_VM_CACHE) is
+        # started afresh.
+        if [ -f "$bdir/meson-info/meson-info.json" ] &&
+           [ "$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["directories"]["source"])' \
+                "$bdir/meson-info/meson-info.json" 2>/dev/null)" != "$repo" ]; then
+            rm -rf "$bdir"
+        fi
+        if [ ! -f "$bdir/build.ninja" ]; then
+            rm -rf "$bdir"
+            meson setup "$bdir" "$repo" --prefix=/usr --sysconfdir=/etc --localstatedir=/var \
+                -Dtests=false 2>&1 || exit 1
+        fi
+        ninja -C "$bdir" 2>&1 || exit 1
+        meson install -C "$bdir" --no-rebuild --quiet --destdir "$destdir" 2>&1 || exit 1
+    ) || {
+        printf '%s\n' "$out" | tail -n 30 >&2
+        log "building the installed tree (prefix /usr) in $bdir failed"
+        exit 2
+    }
+}
+
+need_systemd=
+for s in "${scenarios[@]}"; do
+    [ "$(scenario_init "$s")" = systemd ] && need_systemd=1
+done
+if [ -n "$need_systemd" ]; then
+    # The guest boots the host's systemd, udevd and dbus; the installed tree is built here.
+    for t in /lib/systemd/systemd:systemd udevadm:udev meson:meson ninja:ninja-build flock:util-linux; do
+        command -v "${t%%:*}" >/dev/null 2>&1 || [ -x "${t%%:*}" ] || {
+            [ "$(id -u)" = 0 ] || { log "systemd mode needs package ${t#*:}, not root to install it"; exit 2; }
+            DEBIAN_FRONTEND=noninteractive apt-get install -y "${t#*:}" >&2 ||
+                { log "apt-get install ${t#*:} failed"; exit 2; }
+        }
+    done
+    build_installed
+fi
+
 # ------------------------------------------------------------ one VM
 passed=0
 failed=0
@@ -198,10 +263,21 @@ failed=0
 # nothing, when the first attempt's guest died before the scenario started.
 run_vm() {
     local kname=$1 scenario=$2 attempt=${3:-1} vmdir qpid rpid start elapsed timed_out='' name npass=0 nfail=0 limit
+    local vinit label logname
     name=$(basename "$scenario" .sh)
+    vinit=$(scenario_init "$scenario")
+    label=$kname
+    logname=$kname-$name
     # A scenario may ask for more time than the default with a "# vm-timeout: SEC" line.
     limit=$(sed -n 's/^# vm-timeout: *\([0-9][0-9]*\)$/\1/p' "$scenario" | head -n1)
     [ -n "$limit" ] && [ "$limit" -gt "$timeout" ] || limit=$timeout
+    if [ "$vinit" = systemd ]; then
+        # Booting systemd costs ~10-20 s more under TCG.
+        limit=$((limit + 60))
+        label="$kname, systemd"
+        # A scenario run under systemd only because of --init keeps its plain log too.
+        grep -q '^# vm-init: *systemd *$' "$scenario" || logname=$kname-$name.systemd
+    fi
     vmdir=$(mktemp -d "$tmp/vm-$kname-$name.XXXXXX")
     # Config for the guest's stage 2, read over 9p at the same path.
     {
@@ -211,6 +287,8 @@ run_vm() {
         printf 'VM_KERNEL=%q\n' "$kname"
         printf 'VM_MODULES_DIR=%q\n' "${kmods[$kname]}"
         printf 'VM_VERBOSE=%q\n' "$verbose"
+        printf 'VM_INIT=%q\n' "$vinit"
+        printf 'VM_DESTDIR=%q\n' "$destdir"
     } > "$vmdir/guest.env"
 
     # Topology (see README.md): intel-iommu FIRST; two e1000e on the root
@@ -270,11 +348,11 @@ run_vm() {
     cur_pids=
     elapsed=$(($(date +%s) - start))
 
-    local logf=$logdir/$kname-$name.log
+    local logf=$logdir/$logname.log
     tr -d '\r' < "$vmdir/console.log" > "$logf" 2>/dev/null
-    cp "$vmdir/qmp-relay.log" "$logdir/$kname-$name.qmp.log" 2>/dev/null
+    cp "$vmdir/qmp-relay.log" "$logdir/$logname.qmp.log" 2>/dev/null
 
-    echo "=== [$kname] $name ($elapsed s) ==="
+    echo "=== [$label] $name ($elapsed s) ==="
     # Scenario output: from stage 2's "running" line up to the end marker.
     local body rc npass nfail
     body=$(sed -n '/^guest-init: kernel .* running /,/^@@VFIOD-VM-DONE/p' "$logf" |
@@ -298,20 +376,20 @@ run_vm() {
     fi
     if [ -z "$rc" ]; then
         if [ -n "$timed_out" ]; then
-            echo "  not ok - [$kname] $name: guest timed out after $limit s (killed)"
+            echo "  not ok - [$label] $name: guest timed out after $limit s (killed)"
         else
-            echo "  not ok - [$kname] $name: guest crashed or powered off without finishing"
+            echo "  not ok - [$label] $name: guest crashed or powered off without finishing"
         fi
         echo "  # last console lines ($logf):"
         grep -v '^$' "$logf" | tail -n 25 | sed 's/^/  #   /'
         sed 's/^/  # qemu: /' "$vmdir/qemu.out" | head -n 10
         nfail=$((nfail + 1))
     elif [ "$rc" != 0 ] && [ "$nfail" -eq 0 ]; then
-        echo "  not ok - [$kname] $name: scenario exited with status $rc"
+        echo "  not ok - [$label] $name: scenario exited with status $rc"
         [ -n "$body" ] || grep -B2 -A20 '^guest-init:' "$logf" | head -n 30 | sed 's/^/  #   /'
         nfail=$((nfail + 1))
     elif [ "$npass" -eq 0 ] && [ "$nfail" -eq 0 ]; then
-        echo "  not ok - [$kname] $name: scenario reported no results"
+        echo "  not ok - [$label] $name: scenario reported no results"
         nfail=1
     fi
     echo "  ($npass passed, $nfail failed; log: $logf)"
