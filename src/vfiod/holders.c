@@ -3,12 +3,49 @@
 
 #include <ctype.h>
 #include <limits.h>
+#include <sys/stat.h>
 
 #include "holders.h"
 #include "macro.h"
 #include "sysfs.h"
 
-static bool fd_targets_any(const char *fd_dir, char *const *paths, size_t n_paths) {
+/* A node we look for: its path, and its device number (0 when it could not be read). */
+typedef struct Node {
+        const char *path;
+        const char *base;
+        dev_t rdev;
+} Node;
+
+static void nodes_init(Node *nodes, char *const *paths, size_t n_paths) {
+        for (size_t i = 0; i < n_paths; i++) {
+                struct stat st;
+                const char *slash = strrchr(paths[i], '/');
+
+                nodes[i] = (Node){ .path = paths[i], .base = slash ? slash + 1 : paths[i] };
+                if (stat(paths[i], &st) >= 0 && S_ISCHR(st.st_mode))
+                        nodes[i].rdev = st.st_rdev;
+        }
+}
+
+static bool ends_with_component(const char *s, const char *base) {
+        size_t n = strlen(s), b = strlen(base);
+
+        return n > b && s[n - b - 1] == '/' && streq(s + n - b, base);
+}
+
+/* A file opened in another mount namespace (a daemon before its restart, under a unit with
+ * its own namespace) may read back under another path; the device number still names it. The
+ * name filter keeps stat() off fds that cannot match (it could block on a network file). */
+static bool fd_is_node(const char *link, const char *target, const Node *node) {
+        struct stat st;
+
+        if (streq(target, node->path))
+                return true;
+        return node->rdev != 0 && ends_with_component(target, node->base) && stat(link, &st) >= 0 &&
+               S_ISCHR(st.st_mode) && st.st_rdev == node->rdev;
+}
+
+static bool fd_targets_any(const char *fd_dir, const Node *nodes, size_t n_nodes) {
         _cleanup_closedir_ DIR *d = opendir(fd_dir);
         struct dirent *de;
 
@@ -16,14 +53,15 @@ static bool fd_targets_any(const char *fd_dir, char *const *paths, size_t n_path
                 char link[PATH_MAX], target[PATH_MAX];
                 ssize_t k;
 
-                if (de->d_name[0] == '.' || snprintf(link, sizeof(link), "%s/%s", fd_dir, de->d_name) >= (int) sizeof(link))
+                if (de->d_name[0] == '.' ||
+                    snprintf(link, sizeof(link), "%s/%s", fd_dir, de->d_name) >= (int) sizeof(link))
                         continue;
                 k = readlink(link, target, sizeof(target) - 1);
                 if (k < 0)
                         continue; /* the fd closed, or the process went */
                 target[k] = '\0';
-                for (size_t i = 0; i < n_paths; i++)
-                        if (streq(target, paths[i]))
+                for (size_t i = 0; i < n_nodes; i++)
+                        if (fd_is_node(link, target, &nodes[i]))
                                 return true;
         }
         return false;
@@ -42,12 +80,17 @@ static void read_comm(const char *proc_root, pid_t pid, char comm[static 16]) {
 int holders_scan(const char *proc_root, char *const *paths, size_t n_paths, Holder **ret, size_t *ret_n) {
         _cleanup_closedir_ DIR *d = opendir(proc_root);
         _cleanup_free_ Holder *holders = NULL;
+        _cleanup_free_ Node *nodes = NULL;
         pid_t self = getpid();
         struct dirent *de;
         size_t n = 0;
 
         if (!d)
                 return negative_errno();
+        nodes = calloc(n_paths + 1, sizeof(Node));
+        if (!nodes)
+                return -ENOMEM;
+        nodes_init(nodes, paths, n_paths);
         while (n_paths > 0 && (de = readdir(d))) {
                 char fd_dir[PATH_MAX];
                 Holder *a;
@@ -61,7 +104,7 @@ int holders_scan(const char *proc_root, char *const *paths, size_t n_paths, Hold
                 if (pid == self || pid == 1)
                         continue;
                 snprintf(fd_dir, sizeof(fd_dir), "%s/%s/fd", proc_root, de->d_name);
-                if (!fd_targets_any(fd_dir, paths, n_paths))
+                if (!fd_targets_any(fd_dir, nodes, n_paths))
                         continue;
                 a = reallocarray(holders, n + 1, sizeof(Holder));
                 if (!a)
@@ -78,8 +121,8 @@ int holders_scan(const char *proc_root, char *const *paths, size_t n_paths, Hold
 
 bool holders_pid_holds_vfio_device(const char *proc_root, pid_t pid) {
         char fd_dir[PATH_MAX];
-        char *const paths[] = { (char *) "anon_inode:[vfio-device]" };
+        const Node device = { .path = "anon_inode:[vfio-device]" };
 
         snprintf(fd_dir, sizeof(fd_dir), "%s/%d/fd", proc_root, (int) pid);
-        return fd_targets_any(fd_dir, paths, ELEMENTSOF(paths));
+        return fd_targets_any(fd_dir, &device, 1);
 }

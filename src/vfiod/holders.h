@@ -15,7 +15,8 @@ typedef struct Holder {
         char comm[16];
 } Holder;
 
-/* Every process but ourselves with an open fd whose target is one of paths. */
+/* Every process but ourselves with an open fd on one of paths: the same path, or the same
+ * character device under another path (an fd opened in another mount namespace). */
 int holders_scan(const char *proc_root, char *const *paths, size_t n_paths, Holder **ret, size_t *ret_n);
 
 /* Whether process pid has a VFIO device fd open (an anonymous inode that names no group). */

@@ -82,7 +82,7 @@ if [ "${1:-}" = --run ]; then
     echo "@@VFIOD-VM-DMESG@@"
     dmesg 2>/dev/null | tail -n 300
     echo "@@VFIOD-VM-JOURNAL@@"
-    timeout 60 journalctl -b --no-pager -o short-monotonic 2>/dev/null | tail -n 600
+    timeout 60 journalctl -b --no-pager -o short-monotonic -n 600 2>/dev/null
     echo "@@VFIOD-VM-END@@"
     # Nothing is left to save: power off at once, without stopping the units (a daemon
     # stuck in a kernel write would hold up a clean shutdown until the harness's timeout).

@@ -36,9 +36,9 @@
 #if __has_include(<linux/iommufd.h>)
 #include <linux/iommufd.h>
 #else
-#define IOMMUFD_TYPE (';')
+#define IOMMUFD_TYPE     (';')
 #define IOMMU_IOAS_ALLOC _IO(IOMMUFD_TYPE, 0x81)
-#define IOMMU_IOAS_MAP _IO(IOMMUFD_TYPE, 0x85)
+#define IOMMU_IOAS_MAP   _IO(IOMMUFD_TYPE, 0x85)
 #define IOMMU_IOAS_UNMAP _IO(IOMMUFD_TYPE, 0x86)
 struct iommu_ioas_alloc {
         __u32 size;
@@ -84,28 +84,28 @@ struct vfio_device_attach_iommufd_pt {
 #endif
 
 /* QEMU's edu (hw/misc/edu.c): BAR0 registers. */
-#define EDU_ID 0x00          /* reads 0x010000ed (version 1.0, "ed") */
-#define EDU_LIVENESS 0x04    /* reads back the inverse of what was written */
-#define EDU_FACTORIAL 0x08   /* write n, read n! once the status says done */
-#define EDU_STATUS 0x20      /* bit 0: computing */
-#define EDU_DMA_SRC 0x80     /* 64-bit */
-#define EDU_DMA_DST 0x88
-#define EDU_DMA_COUNT 0x90
-#define EDU_DMA_CMD 0x98     /* bit 0 start (clears when done), bit 1 direction: set = EDU to RAM */
-#define EDU_BUFFER 0x40000   /* edu's internal DMA buffer, 4 KiB, as the device addresses it */
+#define EDU_ID          0x00 /* reads 0x010000ed (version 1.0, "ed") */
+#define EDU_LIVENESS    0x04 /* reads back the inverse of what was written */
+#define EDU_FACTORIAL   0x08 /* write n, read n! once the status says done */
+#define EDU_STATUS      0x20 /* bit 0: computing */
+#define EDU_DMA_SRC     0x80 /* 64-bit */
+#define EDU_DMA_DST     0x88
+#define EDU_DMA_COUNT   0x90
+#define EDU_DMA_CMD     0x98 /* bit 0 start (clears when done), bit 1 direction: set = EDU to RAM */
+#define EDU_BUFFER      0x40000 /* edu's internal DMA buffer, 4 KiB, as the device addresses it */
 #define EDU_BUFFER_SIZE 4096
 /* Less than the whole buffer: QEMU 7.2 takes a transfer that ends exactly at the buffer's end for an
  * overflow and stops the whole VM (hw_error); later versions fixed the comparison. */
 #define TRANSFER_SIZE 2048
 
-#define EDU_ID_VALUE 0x010000edu
+#define EDU_ID_VALUE         0x010000edu
 #define EDU_STATUS_COMPUTING 0x1
-#define EDU_CMD_START 0x1
-#define EDU_CMD_TO_RAM 0x2
+#define EDU_CMD_START        0x1
+#define EDU_CMD_TO_RAM       0x2
 
 /* Two IOVAs well inside the usable range: below edu's default 28-bit DMA mask, clear of the MSI
  * window at 0xfee00000 and of the low 1 MiB some platforms reserve. */
-#define IOVA_TO_DEVICE 0x100000
+#define IOVA_TO_DEVICE   0x100000
 #define IOVA_FROM_DEVICE 0x200000
 
 static bool failed = false;
@@ -216,7 +216,9 @@ static int dma_map(const Dma *d, void *buffer, uint64_t iova, size_t size) {
 
 static void dma_unmap(const Dma *d, uint64_t iova, size_t size) {
         if (d->iommufd) {
-                struct iommu_ioas_unmap unmap = { .size = sizeof(unmap), .ioas_id = d->ioas, .iova = iova, .length = size };
+                struct iommu_ioas_unmap unmap = {
+                        .size = sizeof(unmap), .ioas_id = d->ioas, .iova = iova, .length = size
+                };
                 (void) ioctl(d->iommufd_fd, IOMMU_IOAS_UNMAP, &unmap);
         } else {
                 struct vfio_iommu_type1_dma_unmap unmap = { .argsz = sizeof(unmap), .iova = iova, .size = size };
@@ -353,8 +355,7 @@ static int run_dma(const Dma *d, volatile uint8_t *bar) {
         }
         for (size_t i = 0; i < TRANSFER_SIZE; i++)
                 differ += in[i] != out[i];
-        step(differ == 0, "dma edu->ram", "%d bytes to IOVA 0x%x, %zu differ", TRANSFER_SIZE, IOVA_FROM_DEVICE,
-             differ);
+        step(differ == 0, "dma edu->ram", "%d bytes to IOVA 0x%x, %zu differ", TRANSFER_SIZE, IOVA_FROM_DEVICE, differ);
 
 unmap:
         dma_unmap(d, IOVA_FROM_DEVICE, size);

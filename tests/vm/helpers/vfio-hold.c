@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vfio-hold: a VFIO user for the VM tests. Opens a group the legacy way (container, group,
- * Type1v2, device fds), says "ready" on stdout, and holds everything until it is killed. Holding a device fd is what makes the kernel's unbind block and what
- * keeps host drivers off the group's hotplugged devices. */
+ * Type1v2, device fds), says "ready" on stdout, and holds everything until it is killed. Holding a device fd is what
+ * makes the kernel's unbind block and what keeps host drivers off the group's hotplugged devices. */
 
 #include <errno.h>
 #include <fcntl.h>

@@ -34,7 +34,8 @@ diag "bridge group $group (edu $edu, e1000 $e1000); kernel $VM_KERNEL"
 diag "assignments.json: $(cat /var/lib/vfiod/assignments.json)"
 # Before anything talks to the bus (which would start it by activation).
 check_eq "vfiod.service was started at boot" active "$(systemctl is-active "$VFIOD_UNIT")"
-diag "started at $(unit_prop ExecMainStartTimestampMonotonic) us, active at $(unit_prop ActiveEnterTimestampMonotonic) us (monotonic)"
+started=$(unit_prop ExecMainStartTimestampMonotonic)
+diag "started at $started us, active (READY=1) at $(unit_prop ActiveEnterTimestampMonotonic) us (monotonic)"
 check "the READY=1 snapshot was taken" test -s "$snapshot"
 diag "at READY=1: $(tr '\n' ' ' < "$snapshot")"
 for d in $(group_devices "$group"); do

@@ -90,7 +90,8 @@ setpriv --reuid=nobody --regid="$(id -g nobody)" --init-groups -- \
     $client --hold 600 --interface group "$group" > /tmp/nobody.out 2>&1 &
 hpid=$!
 check "nobody: leased" wait_for 30 state_is "$group" leased
-check_eq "nobody: Group.Holders names nobody's python3" "a(us) 1 $hpid \"python3\"" "$(group_prop "$group" Holders)"
+check_eq "nobody: Group.Holders names nobody's python3" "a(us) 1 $hpid \"python3\"" \
+    "$(group_prop "$group" Holders)"
 out=$(timeout 60 "$VFIOCTL" unassign "$group" --mode kill 2>&1)
 check_eq "nobody: unassign --mode kill: exit 0" 0 "$?" || diag "$out"
 check "nobody: the holder was killed" wait_for 10 gone "$hpid"
@@ -148,7 +149,8 @@ for delay in 0.1 0.4 1 2; do
     wait_for 30 group_settled "$group"
     st=$(group_state "$group")
     case $st in
-        vfio) check "stopped ${delay}s: after the restart vfio, all on vfio-pci" endpoints_on "$group" vfio-pci ;;
+        vfio) check "stopped ${delay}s: after the restart vfio, all on vfio-pci" \
+            endpoints_on "$group" vfio-pci ;;
         host) check "stopped ${delay}s: after the restart host, all on host drivers" on_host ;;
         *) fail "stopped ${delay}s: after the restart the group is settled" "state $st: $(drivers)" ;;
     esac
@@ -165,7 +167,7 @@ fi
 lease_prop() { busctl --system get-property org.vfiod1 "$1" org.vfiod1.Lease "$2" 2>&1; }
 # restart_with_lease NAME: starts a holder, restarts vfiod, checks the lease survived. Sets HOLDER, LEASE.
 restart_with_lease() {
-    local name=$1 owner pid before
+    local name=$1 owner pid before fds
     $client --hold 300 "$group" > "/tmp/$name.out" 2>&1 &
     HOLDER=$!
     check "$name: the holder has its lease" wait_for 30 grep -q ready "/tmp/$name.out"
@@ -177,12 +179,17 @@ restart_with_lease() {
     check "$name: systemctl restart" systemctl restart "$VFIOD_UNIT"
     before=$pid
     pid=$(unit_prop MainPID)
-    [ "$pid" != "$before" ] && ok "$name: a new daemon ($before -> $pid)" || fail "$name: a new daemon" "MainPID $pid"
+    if [ "$pid" != "$before" ]; then ok "$name: a new daemon ($before -> $pid)"
+    else fail "$name: a new daemon" "MainPID $pid"; fi
     check_eq "$name: the group is still leased" leased "$(group_state "$group")"
     check_eq "$name: Group.Lease names the same lease" "o \"$LEASE\"" "$(group_prop "$group" Lease)"
     check_eq "$name: the lease has the same owner" "$owner" "$(lease_prop "$LEASE" Owner)"
     check_eq "$name: the lease is active" 's "active"' "$(lease_prop "$LEASE" State)"
     check "$name: the holder lives" kill -0 "$HOLDER"
+    # The holder's fds were opened by the previous daemon, in its mount namespace (gone now).
+    fds=$(nsenter -t "$pid" -m sh -c "readlink /proc/$HOLDER/fd/*" 2>&1 | grep -e vfio -e iommu | tr '\n' ' ')
+    diag "$name: the holder's fds as the daemon sees them: $fds"
+    expect_in "$name: Group.Holders still names the holder" "$(group_prop "$group" Holders)" "$HOLDER"
 }
 restart_with_lease kept
 kill "$HOLDER"
