@@ -25,7 +25,8 @@ static uint64_t now_ns(void) {
 
 static int ping(sd_bus *bus) {
         sd_bus_error e = SD_BUS_ERROR_NULL;
-        int r = sd_bus_call_method(bus, "org.vfiod1", "/org/vfiod1", "org.freedesktop.DBus.Peer", "Ping", &e, NULL, NULL);
+        int r = sd_bus_call_method(bus, "org.vfiod1", "/org/vfiod1", "org.freedesktop.DBus.Peer", "Ping", &e, NULL,
+                                   NULL);
         sd_bus_error_free(&e);
         return r;
 }

@@ -67,7 +67,7 @@ int vfiod_unassign(sd_bus *bus, const char *target, const VfiodUnassignOptions *
         /* The call lasts as long as the removal waits for the holder: with the daemon's default
          * timeout, ask how long that is (best effort: the configured one is often short). */
         if (timeout == 0 && sd_bus_get_property_trivial(bus, VFIOD_SERVICE, VFIOD_PATH, VFIOD_MANAGER_INTERFACE,
-                                                         "RemoveTimeoutUSec", NULL, 't', &timeout) < 0)
+                                                        "RemoveTimeoutUSec", NULL, 't', &timeout) < 0)
                 timeout = 0;
         timeout += VFIOD_MOVE_CALL_TIMEOUT_USEC;
 
@@ -115,7 +115,7 @@ static int read_moves(sd_bus_message *reply, VfiodPlan *plan) {
                 if (!a)
                         return -ENOMEM;
                 plan->moves = a;
-                a[plan->n_moves] = (VfiodMove) { strdup(address), strdup(from), strdup(to) };
+                a[plan->n_moves] = (VfiodMove){ strdup(address), strdup(from), strdup(to) };
                 plan->n_moves++;
                 if (!a[plan->n_moves - 1].address || !a[plan->n_moves - 1].from || !a[plan->n_moves - 1].to)
                         return -ENOMEM;

@@ -68,7 +68,7 @@ int vfiod_target_parse(const char *s, VfiodTarget *ret) {
         if (r < 0)
                 return r;
 
-        *ret = (VfiodTarget) {
+        *ret = (VfiodTarget){
                 .kind = t.kind == TARGET_GROUP ? VFIOD_TARGET_GROUP : VFIOD_TARGET_DEVICE,
                 .group = t.group,
         };
@@ -86,8 +86,8 @@ static int call_for_path(sd_bus *bus, const char *member, sd_bus_error *error, c
         int r;
 
         va_start(ap, types);
-        r = sd_bus_call_methodv(bus, VFIOD_SERVICE, VFIOD_PATH, VFIOD_MANAGER_INTERFACE, member, error, &reply,
-                                types, ap);
+        r = sd_bus_call_methodv(bus, VFIOD_SERVICE, VFIOD_PATH, VFIOD_MANAGER_INTERFACE, member, error, &reply, types,
+                                ap);
         va_end(ap);
         if (r < 0)
                 return r;
@@ -126,8 +126,8 @@ int vfiod_resolve_target(sd_bus *bus, const VfiodTarget *target, sd_bus_error *e
                 r = vfiod_get_device_path(bus, target->address, error, &device_path);
                 if (r < 0)
                         return r;
-                r = sd_bus_get_property_trivial(bus, VFIOD_SERVICE, device_path, VFIOD_DEVICE_INTERFACE,
-                                                "Group", error, 'u', &group);
+                r = sd_bus_get_property_trivial(bus, VFIOD_SERVICE, device_path, VFIOD_DEVICE_INTERFACE, "Group", error,
+                                                'u', &group);
                 if (r < 0)
                         return r;
                 break;

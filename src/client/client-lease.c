@@ -97,7 +97,7 @@ static int read_fds(sd_bus_message *reply, VfiodLease *lease) {
                         return -ENOMEM;
                 }
                 lease->fds = a;
-                a[lease->n_fds] = (VfiodLeaseFd) { .name = strdup(name), .fd = copy };
+                a[lease->n_fds] = (VfiodLeaseFd){ .name = strdup(name), .fd = copy };
                 lease->n_fds++;
                 if (!a[lease->n_fds - 1].name)
                         return -ENOMEM;
@@ -114,8 +114,7 @@ static int read_properties(sd_bus *bus, VfiodLease *lease, sd_bus_error *error) 
         size_t size;
         int r;
 
-        r = sd_bus_get_property(bus, VFIOD_SERVICE, lease->path, VFIOD_LEASE_INTERFACE, "Groups", error, &reply,
-                                "au");
+        r = sd_bus_get_property(bus, VFIOD_SERVICE, lease->path, VFIOD_LEASE_INTERFACE, "Groups", error, &reply, "au");
         if (r < 0)
                 return r;
         r = sd_bus_message_read_array(reply, 'u', &groups, &size);
@@ -150,8 +149,7 @@ int vfiod_acquire(sd_bus *bus, const char *target, const VfiodAcquireOptions *o,
         Lease *l;
         int r;
 
-        r = sd_bus_message_new_method_call(bus, &call, VFIOD_SERVICE, VFIOD_PATH, VFIOD_MANAGER_INTERFACE,
-                                           "Acquire");
+        r = sd_bus_message_new_method_call(bus, &call, VFIOD_SERVICE, VFIOD_PATH, VFIOD_MANAGER_INTERFACE, "Acquire");
         if (r >= 0)
                 r = sd_bus_message_append(call, "s", target);
         if (r >= 0)
@@ -193,8 +191,7 @@ int vfiod_acquire(sd_bus *bus, const char *target, const VfiodAcquireOptions *o,
 int vfiod_lease_release(sd_bus *bus, const VfiodLease *lease, sd_bus_error *error) {
         int r;
 
-        r = sd_bus_call_method(bus, VFIOD_SERVICE, lease->path, VFIOD_LEASE_INTERFACE, "Release", error, NULL,
-                               NULL);
+        r = sd_bus_call_method(bus, VFIOD_SERVICE, lease->path, VFIOD_LEASE_INTERFACE, "Release", error, NULL, NULL);
         return r < 0 ? r : 0;
 }
 
@@ -231,12 +228,12 @@ int vfiod_lease_watch(sd_bus *bus, VfiodLease *lease, const VfiodLeaseHandlers *
 
         /* The signals are sent to the owner alone, so they reach us whether or not the bus has our match;
          * one that came before the match was added waits in the queue and is dispatched after it. */
-        r = sd_bus_match_signal(bus, &requested, VFIOD_SERVICE, lease->path, VFIOD_LEASE_INTERFACE,
-                                "ReleaseRequested", on_release_requested, l);
+        r = sd_bus_match_signal(bus, &requested, VFIOD_SERVICE, lease->path, VFIOD_LEASE_INTERFACE, "ReleaseRequested",
+                                on_release_requested, l);
         if (r < 0)
                 return r;
-        r = sd_bus_match_signal(bus, &revoked, VFIOD_SERVICE, lease->path, VFIOD_LEASE_INTERFACE, "Revoked",
-                                on_revoked, l);
+        r = sd_bus_match_signal(bus, &revoked, VFIOD_SERVICE, lease->path, VFIOD_LEASE_INTERFACE, "Revoked", on_revoked,
+                                l);
         if (r < 0)
                 return r;
 
@@ -244,7 +241,7 @@ int vfiod_lease_watch(sd_bus *bus, VfiodLease *lease, const VfiodLeaseHandlers *
         sd_bus_slot_unref(l->slot_revoked);
         l->slot_release_requested = TAKE_PTR(requested);
         l->slot_revoked = TAKE_PTR(revoked);
-        l->handlers = handlers ? *handlers : (VfiodLeaseHandlers) {};
+        l->handlers = handlers ? *handlers : (VfiodLeaseHandlers){};
         l->userdata = userdata;
         return 0;
 }

@@ -222,7 +222,7 @@ static int parse_iova_ranges(sd_bus_message *m, void *userdata) {
                 if (!ranges)
                         return -ENOMEM;
                 c->iova_ranges = ranges;
-                ranges[c->n_iova_ranges++] = (VfiodIovaRange) { .start = start, .end = end };
+                ranges[c->n_iova_ranges++] = (VfiodIovaRange){ .start = start, .end = end };
         }
         if (r < 0)
                 return r;
@@ -231,35 +231,31 @@ static int parse_iova_ranges(sd_bus_message *m, void *userdata) {
 
 #define FIELD(type, field) offsetof(type, field)
 
-static const PropertyMap group_properties[] = {
-        { "Id", "u", parse_u32, FIELD(VfiodGroup, id), true },
-        { "State", "s", parse_string, FIELD(VfiodGroup, state), true },
-        { "Devices", "as", parse_strv, FIELD(VfiodGroup, devices), false },
-        { "Viable", "b", parse_bool, FIELD(VfiodGroup, viable), false },
-        { "ReservedRegions", "a(tts)", parse_reserved_regions, 0, false },
-        { "Lease", "o", parse_optional_path, FIELD(VfiodGroup, lease), false },
-        { "Holders", "a(us)", parse_holders, 0, false },
-        { "Persistent", "b", parse_bool, FIELD(VfiodGroup, persistent), false },
-        { "Safety", "s", parse_string, FIELD(VfiodGroup, safety), false },
-        {}
-};
+static const PropertyMap group_properties[] = { { "Id", "u", parse_u32, FIELD(VfiodGroup, id), true },
+                                                { "State", "s", parse_string, FIELD(VfiodGroup, state), true },
+                                                { "Devices", "as", parse_strv, FIELD(VfiodGroup, devices), false },
+                                                { "Viable", "b", parse_bool, FIELD(VfiodGroup, viable), false },
+                                                { "ReservedRegions", "a(tts)", parse_reserved_regions, 0, false },
+                                                { "Lease", "o", parse_optional_path, FIELD(VfiodGroup, lease), false },
+                                                { "Holders", "a(us)", parse_holders, 0, false },
+                                                { "Persistent", "b", parse_bool, FIELD(VfiodGroup, persistent), false },
+                                                { "Safety", "s", parse_string, FIELD(VfiodGroup, safety), false },
+                                                {} };
 
-static const PropertyMap device_properties[] = {
-        { "Address", "s", parse_string, FIELD(VfiodDevice, address), true },
-        { "Vendor", "q", parse_u16, FIELD(VfiodDevice, vendor), false },
-        { "Product", "q", parse_u16, FIELD(VfiodDevice, product), false },
-        { "Class", "u", parse_u32, FIELD(VfiodDevice, class_code), false },
-        { "Driver", "s", parse_string, FIELD(VfiodDevice, driver), false },
-        { "OriginalDriver", "s", parse_string, FIELD(VfiodDevice, original_driver), false },
-        { "Group", "u", parse_u32, FIELD(VfiodDevice, group), true },
-        { "IsBridge", "b", parse_bool, FIELD(VfiodDevice, is_bridge), false },
-        { "NumaNode", "i", parse_i32, FIELD(VfiodDevice, numa_node), false },
-        {}
-};
+static const PropertyMap device_properties[] = { { "Address", "s", parse_string, FIELD(VfiodDevice, address), true },
+                                                 { "Vendor", "q", parse_u16, FIELD(VfiodDevice, vendor), false },
+                                                 { "Product", "q", parse_u16, FIELD(VfiodDevice, product), false },
+                                                 { "Class", "u", parse_u32, FIELD(VfiodDevice, class_code), false },
+                                                 { "Driver", "s", parse_string, FIELD(VfiodDevice, driver), false },
+                                                 { "OriginalDriver", "s", parse_string,
+                                                   FIELD(VfiodDevice, original_driver), false },
+                                                 { "Group", "u", parse_u32, FIELD(VfiodDevice, group), true },
+                                                 { "IsBridge", "b", parse_bool, FIELD(VfiodDevice, is_bridge), false },
+                                                 { "NumaNode", "i", parse_i32, FIELD(VfiodDevice, numa_node), false },
+                                                 {} };
 
 /* The groups arrays are read through U32Array: the layouts must agree. */
-_Static_assert(offsetof(VfiodLeaseInfo, n_groups) - offsetof(VfiodLeaseInfo, groups) ==
-                       offsetof(U32Array, n_values),
+_Static_assert(offsetof(VfiodLeaseInfo, n_groups) - offsetof(VfiodLeaseInfo, groups) == offsetof(U32Array, n_values),
                "VfiodLeaseInfo.groups is not laid out as U32Array");
 _Static_assert(offsetof(VfiodContainerInfo, n_groups) - offsetof(VfiodContainerInfo, groups) ==
                        offsetof(U32Array, n_values),
@@ -376,7 +372,7 @@ void vfiod_device_done(VfiodDevice *d) {
         free(d->address);
         free(d->driver);
         free(d->original_driver);
-        *d = (VfiodDevice) {};
+        *d = (VfiodDevice){};
 }
 
 void vfiod_group_done(VfiodGroup *g) {
@@ -388,7 +384,7 @@ void vfiod_group_done(VfiodGroup *g) {
         group_free_holders(g);
         free(g->safety);
         free(g->members);
-        *g = (VfiodGroup) {};
+        *g = (VfiodGroup){};
 }
 
 void vfiod_lease_info_done(VfiodLeaseInfo *l) {
@@ -399,7 +395,7 @@ void vfiod_lease_info_done(VfiodLeaseInfo *l) {
         free(l->container);
         free(l->access);
         free(l->state);
-        *l = (VfiodLeaseInfo) {};
+        *l = (VfiodLeaseInfo){};
 }
 
 void vfiod_container_info_done(VfiodContainerInfo *c) {
@@ -409,7 +405,7 @@ void vfiod_container_info_done(VfiodContainerInfo *c) {
         free(c->iova_ranges);
         free(c->sharing_key);
         free(c->owner);
-        *c = (VfiodContainerInfo) {};
+        *c = (VfiodContainerInfo){};
 }
 
 VfiodInventory *vfiod_inventory_free(VfiodInventory *inventory) {
@@ -574,7 +570,7 @@ int vfiod_inventory_load(sd_bus *bus, sd_bus_error *error, VfiodInventory **ret)
         if (!inventory)
                 return -ENOMEM;
 
-        l = (Loader) { .inventory = inventory };
+        l = (Loader){ .inventory = inventory };
         r = loader_read_reply(&l, reply);
         if (r < 0)
                 return r;

@@ -99,8 +99,7 @@ static int group_to_json(const VfiodGroup *g, json_object **ret) {
         if ((r = json_add(o, "id", json_object_new_int64(g->id))) < 0 ||
             (r = json_add(o, "state", json_object_new_string(strempty(g->state)))) < 0 ||
             (r = json_add(o, "viable", json_object_new_boolean(g->viable))) < 0 ||
-            (r = g->lease ? json_add(o, "lease", json_object_new_string(g->lease))
-                          : json_add_null(o, "lease")) < 0 ||
+            (r = g->lease ? json_add(o, "lease", json_object_new_string(g->lease)) : json_add_null(o, "lease")) < 0 ||
             (r = json_add(o, "persistent", json_object_new_boolean(g->persistent))) < 0 ||
             (r = json_add(o, "safety", json_object_new_string(strempty(g->safety)))) < 0 ||
             (r = json_add(o, "devices", TAKE_PTR(devices))) < 0)
@@ -161,7 +160,7 @@ static int json_print(json_object *o) {
         const char *s;
 
         s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-                                               JSON_C_TO_STRING_NOSLASHESCAPE);
+                                                      JSON_C_TO_STRING_NOSLASHESCAPE);
         if (!s)
                 return -ENOMEM;
         if (fputs(s, stdout) == EOF || fputc('\n', stdout) == EOF)
@@ -212,8 +211,7 @@ static int container_to_json(const VfiodContainerInfo *c, json_object **ret) {
                 if (!x)
                         return -ENOMEM;
                 if ((r = json_add(x, "start", json_iova(range->start))) < 0 ||
-                    (r = json_add(x, "end", json_iova(range->end))) < 0 ||
-                    (r = json_append(ranges, TAKE_PTR(x))) < 0)
+                    (r = json_add(x, "end", json_iova(range->end))) < 0 || (r = json_append(ranges, TAKE_PTR(x))) < 0)
                         return r;
         }
 
@@ -222,8 +220,7 @@ static int container_to_json(const VfiodContainerInfo *c, json_object **ret) {
                 return r;
 
         if ((r = json_add(o, "iommu_model", json_object_new_string(strempty(c->iommu_model)))) < 0 ||
-            (r = json_add(o, "groups", groups)) < 0 ||
-            (r = json_add(o, "iova_ranges", TAKE_PTR(ranges))) < 0 ||
+            (r = json_add(o, "groups", groups)) < 0 || (r = json_add(o, "iova_ranges", TAKE_PTR(ranges))) < 0 ||
             (r = json_add(o, "page_sizes", json_iova(c->page_sizes))) < 0 ||
             (r = json_add(o, "sharing_key", json_object_new_string(strempty(c->sharing_key)))) < 0)
                 return r;
@@ -345,20 +342,13 @@ int output_holders_json(const VfiodGroup *group, const VfiodLeaseInfo *lease) {
 }
 
 static const char *const monitor_event_type_table[_EVENT_MAX] = {
-        [EVENT_GROUP_ADDED] = "group-added",
-        [EVENT_GROUP_REMOVED] = "group-removed",
-        [EVENT_GROUP_STATE] = "group-state",
-        [EVENT_DEVICE_ADDED] = "device-added",
-        [EVENT_DEVICE_REMOVED] = "device-removed",
-        [EVENT_DEVICE_DRIVER] = "device-driver",
-        [EVENT_HOTPLUG_BLOCKED] = "hotplug-blocked",
-        [EVENT_LEASE_ADDED] = "lease-added",
-        [EVENT_LEASE_STATE] = "lease-state",
-        [EVENT_LEASE_ENDED] = "lease-ended",
-        [EVENT_CONTAINER_ADDED] = "container-added",
-        [EVENT_CONTAINER_REMOVED] = "container-removed",
-        [EVENT_VFIOD_STOPPED] = "vfiod-stopped",
-        [EVENT_VFIOD_STARTED] = "vfiod-started",
+        [EVENT_GROUP_ADDED] = "group-added",         [EVENT_GROUP_REMOVED] = "group-removed",
+        [EVENT_GROUP_STATE] = "group-state",         [EVENT_DEVICE_ADDED] = "device-added",
+        [EVENT_DEVICE_REMOVED] = "device-removed",   [EVENT_DEVICE_DRIVER] = "device-driver",
+        [EVENT_HOTPLUG_BLOCKED] = "hotplug-blocked", [EVENT_LEASE_ADDED] = "lease-added",
+        [EVENT_LEASE_STATE] = "lease-state",         [EVENT_LEASE_ENDED] = "lease-ended",
+        [EVENT_CONTAINER_ADDED] = "container-added", [EVENT_CONTAINER_REMOVED] = "container-removed",
+        [EVENT_VFIOD_STOPPED] = "vfiod-stopped",     [EVENT_VFIOD_STARTED] = "vfiod-started",
 };
 
 const char *monitor_event_type_to_string(MonitorEventType t) {
@@ -423,7 +413,8 @@ static int event_fields_to_json(const MonitorEvent *e, json_object *o) {
                 if ((r = json_add(o, "state", json_object_new_string(strempty(e->lease->state)))) < 0 ||
                     (r = json_add(o, "deadline_usec", json_object_new_uint64(e->lease->deadline_usec))) < 0 ||
                     (r = e->lease->deadline_usec > 0
-                                 ? json_add(o, "deadline", json_object_new_string(format_time(e->lease->deadline_usec, buf)))
+                                 ? json_add(o, "deadline",
+                                            json_object_new_string(format_time(e->lease->deadline_usec, buf)))
                                  : json_add_null(o, "deadline")) < 0)
                         return r;
                 r = lease_to_json(e->lease, &lease);

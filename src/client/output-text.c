@@ -22,7 +22,7 @@ enum {
 };
 
 static const char *const column_headers[_COLUMN_MAX] = {
-        [COLUMN_GROUP] = "GROUP",   [COLUMN_STATE] = "STATE",          [COLUMN_VIABLE] = "VIABLE",
+        [COLUMN_GROUP] = "GROUP",   [COLUMN_STATE] = "STATE",        [COLUMN_VIABLE] = "VIABLE",
         [COLUMN_DEVICE] = "DEVICE", [COLUMN_IDS] = "VENDOR:PRODUCT", [COLUMN_CLASS] = "CLASS",
         [COLUMN_DRIVER] = "DRIVER",
 };
@@ -53,7 +53,7 @@ static size_t group_rows(const VfiodGroup *g) {
 static void row_fill(Row *row, const VfiodGroup *g, size_t i) {
         const VfiodDevice *d = i < g->n_members ? g->members[i] : NULL;
 
-        *row = (Row) {};
+        *row = (Row){};
         for (size_t c = 0; c < _COLUMN_MAX; c++)
                 row->cells[c] = "";
 
@@ -108,7 +108,7 @@ int output_list_text(const VfiodInventory *inventory) {
                                         widths[c] = strlen(row.cells[c]);
                 }
 
-        row = (Row) {};
+        row = (Row){};
         memcpy(row.cells, column_headers, sizeof(row.cells));
         r = row_print(&row, widths);
         if (r < 0)
@@ -155,8 +155,8 @@ static void print_devices(const VfiodGroup *g) {
 
                 if (i > 0)
                         print_continuation();
-                printf("%s  %04x:%04x  class %06" PRIx32 "  %-*s", strempty(d->address), d->vendor,
-                       d->product, d->class_code, (int) driver_width, driver_or_dash(d));
+                printf("%s  %04x:%04x  class %06" PRIx32 "  %-*s", strempty(d->address), d->vendor, d->product,
+                       d->class_code, (int) driver_width, driver_or_dash(d));
                 /* Where the device goes back to on unassign, when it is not where it is now. */
                 if (d->original_driver && *d->original_driver && !streq_ptr(d->original_driver, d->driver))
                         printf("  (host driver %s)", d->original_driver);
@@ -179,8 +179,7 @@ static void print_reserved_regions(const VfiodGroup *g) {
 
                 if (i > 0)
                         print_continuation();
-                printf("0x%" PRIx64 "-0x%" PRIx64 " %s\n", region->start, region->end,
-                       strempty(region->type));
+                printf("0x%" PRIx64 "-0x%" PRIx64 " %s\n", region->start, region->end, strempty(region->type));
         }
 }
 
@@ -296,8 +295,8 @@ int output_holders_text(const VfiodGroup *group, const VfiodLeaseInfo *lease) {
         if (!lease)
                 printf("Group %" PRIu32 " is not leased (state %s).\n", group->id, strempty(group->state));
         else {
-                printf("lease %s: owner %s, uid %" PRIu32 ", pid %" PRIu32 ", ", lease->path,
-                       strempty(lease->owner), lease->uid, lease->pid);
+                printf("lease %s: owner %s, uid %" PRIu32 ", pid %" PRIu32 ", ", lease->path, strempty(lease->owner),
+                       lease->uid, lease->pid);
                 print_lease_state(lease);
                 putchar('\n');
         }

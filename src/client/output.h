@@ -41,14 +41,14 @@ typedef enum MonitorEventType {
 typedef struct MonitorEvent {
         MonitorEventType type;
         uint64_t time_usec; /* CLOCK_REALTIME, when we heard of it */
-        const char *path;   /* the object's, for object events */
-        bool has_group;     /* group events; device events when the group is known; hotplug */
+        const char *path; /* the object's, for object events */
+        bool has_group; /* group events; device events when the group is known; hotplug */
         uint32_t group;
-        const char *device;    /* device events, hotplug: the address */
+        const char *device; /* device events, hotplug: the address */
         const char *old_value; /* *_STATE: the state before; DEVICE_DRIVER: the driver before ("" none) */
-        const char *value;     /* *_STATE, GROUP_ADDED: the state; DEVICE_*: the driver; HOTPLUG_BLOCKED:
-                                * the host driver the device had ("" none) */
-        const VfiodLeaseInfo *lease;         /* LEASE_ADDED, LEASE_STATE */
+        const char *value; /* *_STATE, GROUP_ADDED: the state; DEVICE_*: the driver; HOTPLUG_BLOCKED:
+                            * the host driver the device had ("" none) */
+        const VfiodLeaseInfo *lease; /* LEASE_ADDED, LEASE_STATE */
         const VfiodContainerInfo *container; /* CONTAINER_ADDED */
 } MonitorEvent;
 

@@ -122,7 +122,7 @@ static int add_passed(Run *run, const char *name, int fd) {
         if (!a)
                 return -ENOMEM;
         run->passed = a;
-        a[run->n_passed] = (PassedFd) { .name = strdup(name), .fd = fd };
+        a[run->n_passed] = (PassedFd){ .name = strdup(name), .fd = fd };
         if (!a[run->n_passed].name)
                 return -ENOMEM;
         run->n_passed++;

@@ -9,8 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <systemd/sd-event.h>
+#include <time.h>
 
 #include "log.h"
 #include "output.h"
@@ -156,13 +156,13 @@ typedef struct Watched {
 static Watched object_watched(const Object *o) {
         switch (o->kind) {
         case OBJECT_GROUP:
-                return (Watched) { .value = o->group.state };
+                return (Watched){ .value = o->group.state };
         case OBJECT_DEVICE:
-                return (Watched) { .value = o->device.driver };
+                return (Watched){ .value = o->device.driver };
         case OBJECT_LEASE:
-                return (Watched) { .value = o->lease.state, .deadline_usec = o->lease.deadline_usec };
+                return (Watched){ .value = o->lease.state, .deadline_usec = o->lease.deadline_usec };
         default:
-                return (Watched) {};
+                return (Watched){};
         }
 }
 
@@ -245,7 +245,7 @@ static void emit(Monitor *m, MonitorEvent *e) {
 }
 
 static void object_event(const Object *o, MonitorEventType type, MonitorEvent *ret) {
-        *ret = (MonitorEvent) { .type = type, .path = o->path };
+        *ret = (MonitorEvent){ .type = type, .path = o->path };
 
         switch (o->kind) {
         case OBJECT_GROUP:
@@ -428,7 +428,7 @@ static int load_objects(sd_bus *bus, sd_bus_error *error, ObjectTable *ret) {
                 return r;
 
         *ret = t;
-        t = (ObjectTable) {};
+        t = (ObjectTable){};
         return 0;
 }
 
@@ -562,7 +562,7 @@ static int on_hotplug_blocked(sd_bus_message *message, void *userdata, sd_bus_er
         if (r < 0)
                 return 0;
 
-        e = (MonitorEvent) { .type = EVENT_HOTPLUG_BLOCKED, .path = path, .device = address, .value = driver };
+        e = (MonitorEvent){ .type = EVENT_HOTPLUG_BLOCKED, .path = path, .device = address, .value = driver };
         o = object_table_find(&m->table, path, NULL);
         if (o && o->kind == OBJECT_GROUP) {
                 e.has_group = true;
@@ -590,12 +590,12 @@ static int on_name_owner_changed(sd_bus_message *message, void *userdata, sd_bus
                 return 0;
 
         if (m->running && (isempty(new_owner) || !isempty(old_owner))) {
-                e = (MonitorEvent) { .type = EVENT_VFIOD_STOPPED };
+                e = (MonitorEvent){ .type = EVENT_VFIOD_STOPPED };
                 emit(m, &e);
                 m->running = false;
         }
         if (!m->running && !isempty(new_owner)) {
-                e = (MonitorEvent) { .type = EVENT_VFIOD_STARTED };
+                e = (MonitorEvent){ .type = EVENT_VFIOD_STARTED };
                 emit(m, &e);
                 m->running = true;
                 monitor_resync(m);

@@ -24,36 +24,36 @@ extern "C" {
 
 /* ---- names (see org.vfiod1(5)) ---- */
 
-#define VFIOD_SERVICE "org.vfiod1"
-#define VFIOD_PATH "/org/vfiod1"
-#define VFIOD_GROUP_PATH_PREFIX "/org/vfiod1/group"
-#define VFIOD_DEVICE_PATH_PREFIX "/org/vfiod1/device"
-#define VFIOD_LEASE_PATH_PREFIX "/org/vfiod1/lease"
+#define VFIOD_SERVICE               "org.vfiod1"
+#define VFIOD_PATH                  "/org/vfiod1"
+#define VFIOD_GROUP_PATH_PREFIX     "/org/vfiod1/group"
+#define VFIOD_DEVICE_PATH_PREFIX    "/org/vfiod1/device"
+#define VFIOD_LEASE_PATH_PREFIX     "/org/vfiod1/lease"
 #define VFIOD_CONTAINER_PATH_PREFIX "/org/vfiod1/container"
-#define VFIOD_MANAGER_INTERFACE "org.vfiod1.Manager"
-#define VFIOD_GROUP_INTERFACE "org.vfiod1.Group"
-#define VFIOD_DEVICE_INTERFACE "org.vfiod1.Device"
-#define VFIOD_LEASE_INTERFACE "org.vfiod1.Lease"
-#define VFIOD_CONTAINER_INTERFACE "org.vfiod1.Container"
+#define VFIOD_MANAGER_INTERFACE     "org.vfiod1.Manager"
+#define VFIOD_GROUP_INTERFACE       "org.vfiod1.Group"
+#define VFIOD_DEVICE_INTERFACE      "org.vfiod1.Device"
+#define VFIOD_LEASE_INTERFACE       "org.vfiod1.Lease"
+#define VFIOD_CONTAINER_INTERFACE   "org.vfiod1.Container"
 
 /* The daemon's error names. Once vfiod_error_map_register() (or vfiod_bus_open()) has run, calls
  * that fail with one return its errno: NoSuchGroup -ENOENT, NoSuchDevice -ENODEV, InvalidAddress
  * -EINVAL, InvalidOption -EBADRQC, AlreadyAssigned -EALREADY, NotAssigned -ENOTCONN, GroupBusy
  * -EBUSY, NotViable -EXDEV, Unsafe -ECANCELED, Timeout -ETIMEDOUT, Wedged -ENOTRECOVERABLE,
  * Unsupported -EOPNOTSUPP; AccessDenied is -EACCES. */
-#define VFIOD_ERROR_PREFIX "org.vfiod1.Error."
-#define VFIOD_ERROR_NO_SUCH_GROUP VFIOD_ERROR_PREFIX "NoSuchGroup"
-#define VFIOD_ERROR_NO_SUCH_DEVICE VFIOD_ERROR_PREFIX "NoSuchDevice"
-#define VFIOD_ERROR_INVALID_ADDRESS VFIOD_ERROR_PREFIX "InvalidAddress"
-#define VFIOD_ERROR_INVALID_OPTION VFIOD_ERROR_PREFIX "InvalidOption"
+#define VFIOD_ERROR_PREFIX           "org.vfiod1.Error."
+#define VFIOD_ERROR_NO_SUCH_GROUP    VFIOD_ERROR_PREFIX "NoSuchGroup"
+#define VFIOD_ERROR_NO_SUCH_DEVICE   VFIOD_ERROR_PREFIX "NoSuchDevice"
+#define VFIOD_ERROR_INVALID_ADDRESS  VFIOD_ERROR_PREFIX "InvalidAddress"
+#define VFIOD_ERROR_INVALID_OPTION   VFIOD_ERROR_PREFIX "InvalidOption"
 #define VFIOD_ERROR_ALREADY_ASSIGNED VFIOD_ERROR_PREFIX "AlreadyAssigned"
-#define VFIOD_ERROR_NOT_ASSIGNED VFIOD_ERROR_PREFIX "NotAssigned"
-#define VFIOD_ERROR_GROUP_BUSY VFIOD_ERROR_PREFIX "GroupBusy"
-#define VFIOD_ERROR_NOT_VIABLE VFIOD_ERROR_PREFIX "NotViable"
-#define VFIOD_ERROR_UNSAFE VFIOD_ERROR_PREFIX "Unsafe"
-#define VFIOD_ERROR_TIMEOUT VFIOD_ERROR_PREFIX "Timeout"
-#define VFIOD_ERROR_WEDGED VFIOD_ERROR_PREFIX "Wedged"
-#define VFIOD_ERROR_UNSUPPORTED VFIOD_ERROR_PREFIX "Unsupported"
+#define VFIOD_ERROR_NOT_ASSIGNED     VFIOD_ERROR_PREFIX "NotAssigned"
+#define VFIOD_ERROR_GROUP_BUSY       VFIOD_ERROR_PREFIX "GroupBusy"
+#define VFIOD_ERROR_NOT_VIABLE       VFIOD_ERROR_PREFIX "NotViable"
+#define VFIOD_ERROR_UNSAFE           VFIOD_ERROR_PREFIX "Unsafe"
+#define VFIOD_ERROR_TIMEOUT          VFIOD_ERROR_PREFIX "Timeout"
+#define VFIOD_ERROR_WEDGED           VFIOD_ERROR_PREFIX "Wedged"
+#define VFIOD_ERROR_UNSUPPORTED      VFIOD_ERROR_PREFIX "Unsupported"
 
 /* ---- connection and errors ---- */
 
@@ -89,7 +89,7 @@ typedef enum VfiodTargetKind {
 /* What a user names: an IOMMU group, or a device (meaning its group). */
 typedef struct VfiodTarget {
         VfiodTargetKind kind;
-        uint32_t group;                       /* VFIOD_TARGET_GROUP */
+        uint32_t group; /* VFIOD_TARGET_GROUP */
         char address[VFIOD_PCI_ADDRESS_MAX]; /* VFIOD_TARGET_DEVICE: canonical "dddd:bb:dd.f" */
 } VfiodTarget;
 
@@ -112,7 +112,7 @@ int vfiod_resolve_target(sd_bus *bus, const VfiodTarget *target, sd_bus_error *e
 typedef struct VfiodReservedRegion {
         uint64_t start;
         uint64_t end; /* inclusive */
-        char *type;   /* "direct", "direct-relaxable", "reserved", "msi" */
+        char *type; /* "direct", "direct-relaxable", "reserved", "msi" */
 } VfiodReservedRegion;
 
 typedef struct VfiodHolder {
@@ -125,8 +125,8 @@ typedef struct VfiodDevice {
         char *address;
         uint16_t vendor;
         uint16_t product;
-        uint32_t class_code;   /* the Class property ("class" is a C++ keyword) */
-        char *driver;          /* "" when unbound */
+        uint32_t class_code; /* the Class property ("class" is a C++ keyword) */
+        char *driver; /* "" when unbound */
         char *original_driver; /* "" when none recorded */
         uint32_t group;
         bool is_bridge;
@@ -136,7 +136,7 @@ typedef struct VfiodDevice {
 typedef struct VfiodGroup {
         char *path;
         uint32_t id;
-        char *state;    /* host, assigning, vfio, leased, releasing, unassigning, wedged */
+        char *state; /* host, assigning, vfio, leased, releasing, unassigning, wedged */
         char **devices; /* the Devices property: addresses, NULL-terminated */
         bool viable;
         VfiodReservedRegion *reserved_regions;
@@ -170,9 +170,9 @@ typedef struct VfiodLeaseInfo {
         char *owner; /* unique bus name */
         uint32_t uid;
         uint32_t pid;
-        char *container;        /* NULL when the property says "/" */
-        char *access;           /* "fd" or "grant" */
-        char *state;            /* "active" or "releasing" */
+        char *container; /* NULL when the property says "/" */
+        char *access; /* "fd" or "grant" */
+        char *state; /* "active" or "releasing" */
         uint64_t deadline_usec; /* CLOCK_REALTIME; 0: none */
 } VfiodLeaseInfo;
 
@@ -232,14 +232,14 @@ const VfiodGroup *vfiod_inventory_find_group(const VfiodInventory *inventory, ui
 
 typedef struct VfiodAssignOptions {
         bool persist; /* re-apply at boot */
-        bool force;   /* override the safety refusals */
+        bool force; /* override the safety refusals */
         bool dry_run; /* validate, change nothing */
 } VfiodAssignOptions;
 
 typedef struct VfiodUnassignOptions {
-        const char *mode;      /* "fail", "soft", "hard", "kill"; NULL: the daemon's default */
+        const char *mode; /* "fail", "soft", "hard", "kill"; NULL: the daemon's default */
         uint64_t timeout_usec; /* 0: the daemon's default */
-        bool persist;          /* forget the persistent assignment too */
+        bool persist; /* forget the persistent assignment too */
 } VfiodUnassignOptions;
 
 typedef struct VfiodMove {
@@ -269,12 +269,12 @@ VfiodPlan *vfiod_plan_free(VfiodPlan *plan);
 typedef struct VfiodAcquireOptions {
         const char *container; /* sharing key; NULL: the daemon's default (one per owner) */
         const char *interface; /* "auto", "group" or "iommufd"; NULL: the daemon's default (auto) */
-        bool grant;            /* access "grant": the uid gets the device nodes, no fds come back */
+        bool grant; /* access "grant": the uid gets the device nodes, no fds come back */
 } VfiodAcquireOptions;
 
 typedef struct VfiodLeaseFd {
         char *name; /* the key of Acquire's fds: "container", "group", "iommufd", "device:<address>" */
-        int fd;     /* ours: a duplicate, >= 3, with FD_CLOEXEC; negative once closed */
+        int fd; /* ours: a duplicate, >= 3, with FD_CLOEXEC; negative once closed */
 } VfiodLeaseFd;
 
 /* The owner's side of a lease. Made by vfiod_acquire() only; read the fields, never write them. */
@@ -294,8 +294,7 @@ typedef struct VfiodLeaseHandlers {
         /* Give the fds back (close them everywhere, then vfiod_lease_release()) before
          * deadline_usec (CLOCK_REALTIME microseconds; 0: none): after it vfiod gives up (soft
          * removal) or kills every holder (hard removal). */
-        void (*release_requested)(VfiodLease *lease, const char *reason, uint64_t deadline_usec,
-                                  void *userdata);
+        void (*release_requested)(VfiodLease *lease, const char *reason, uint64_t deadline_usec, void *userdata);
         /* The lease is over: the fds no longer work, and Release is not needed. */
         void (*revoked)(VfiodLease *lease, const char *reason, void *userdata);
 } VfiodLeaseHandlers;
@@ -306,8 +305,7 @@ typedef struct VfiodLeaseHandlers {
  * be used is released again before returning the error. The lease is tied to this bus connection:
  * it ends when vfiod_lease_release() is called, or when the connection is closed and no process
  * holds the group's fds any more. */
-int vfiod_acquire(sd_bus *bus, const char *target, const VfiodAcquireOptions *o, sd_bus_error *error,
-                  VfiodLease **ret);
+int vfiod_acquire(sd_bus *bus, const char *target, const VfiodAcquireOptions *o, sd_bus_error *error, VfiodLease **ret);
 
 /* Lease.Release(): vfiod ends the lease. Close the fds first: the group is moved or leased again
  * once it is released, and fds still open then keep the device busy. */

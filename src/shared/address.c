@@ -45,9 +45,8 @@ int pci_address_parse(const char *s, char ret[static PCI_ADDRESS_MAX]) {
                 if (parse_hex_field(&p, 4, 8, &domain) < 0 || expect_char(&p, ':') < 0)
                         return -EINVAL;
         }
-        if (parse_hex_field(&p, 2, 2, &bus) < 0 || expect_char(&p, ':') < 0 ||
-            parse_hex_field(&p, 2, 2, &dev) < 0 || expect_char(&p, '.') < 0 ||
-            parse_hex_field(&p, 1, 1, &fn) < 0 || *p != '\0')
+        if (parse_hex_field(&p, 2, 2, &bus) < 0 || expect_char(&p, ':') < 0 || parse_hex_field(&p, 2, 2, &dev) < 0 ||
+            expect_char(&p, '.') < 0 || parse_hex_field(&p, 1, 1, &fn) < 0 || *p != '\0')
                 return -EINVAL;
         if (dev > 0x1f || fn > 7)
                 return -EINVAL;

@@ -11,31 +11,31 @@
 #include <string.h>
 #include <unistd.h>
 
-#define _cleanup_(f) __attribute__((cleanup(f)))
-#define _unused_ __attribute__((unused))
+#define _cleanup_(f)   __attribute__((cleanup(f)))
+#define _unused_       __attribute__((unused))
 #define _printf_(a, b) __attribute__((format(printf, a, b)))
-#define _noreturn_ __attribute__((noreturn))
+#define _noreturn_     __attribute__((noreturn))
 
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
 
-#define TAKE_PTR(p)                                                                                          \
-        ({                                                                                                   \
-                __typeof__(p) _p_ = (p);                                                                     \
-                (p) = NULL;                                                                                  \
-                _p_;                                                                                         \
+#define TAKE_PTR(p)                                                                                                    \
+        ({                                                                                                             \
+                __typeof__(p) _p_ = (p);                                                                               \
+                (p) = NULL;                                                                                            \
+                _p_;                                                                                                   \
         })
 
-#define TAKE_FD(fd)                                                                                          \
-        ({                                                                                                   \
-                int _fd_ = (fd);                                                                             \
-                (fd) = -EBADF;                                                                               \
-                _fd_;                                                                                        \
+#define TAKE_FD(fd)                                                                                                    \
+        ({                                                                                                             \
+                int _fd_ = (fd);                                                                                       \
+                (fd) = -EBADF;                                                                                         \
+                _fd_;                                                                                                  \
         })
 
-#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)                                                              \
-        static inline void func##p(type *p) {                                                                \
-                if (*p)                                                                                      \
-                        func(*p);                                                                            \
+#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)                                                                        \
+        static inline void func##p(type *p) {                                                                          \
+                if (*p)                                                                                                \
+                        func(*p);                                                                                      \
         }
 
 static inline void *mfree(void *p) {

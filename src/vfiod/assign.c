@@ -20,8 +20,8 @@ struct Transition {
         DeviceMove *moves; /* host -> vfio, as journaled */
         size_t n_moves;
         DeviceMove *run_moves; /* what the worker applies now: moves, or their reverse */
-        bool to_vfio;          /* the direction of run_moves */
-        bool rollback;         /* undoing a failed move */
+        bool to_vfio; /* the direction of run_moves */
+        bool rollback; /* undoing a failed move */
         bool persist_add;
         bool persist_remove;
         bool startup; /* counts in manager->startup_moves */
@@ -45,8 +45,8 @@ typedef struct MoveResult {
 
 /* Claimed groups keep hotplugged devices off host drivers, except while they are going back. */
 static bool group_is_claimed(const Group *g) {
-        return g->claimed && (g->state == GROUP_VFIO || g->state == GROUP_LEASED ||
-                              g->state == GROUP_RELEASING || g->state == GROUP_ASSIGNING);
+        return g->claimed && (g->state == GROUP_VFIO || g->state == GROUP_LEASED || g->state == GROUP_RELEASING ||
+                              g->state == GROUP_ASSIGNING);
 }
 
 int assign_safety_verdict(Manager *m, Group *g, char **ret) {
@@ -111,30 +111,31 @@ static int check_assignable(Manager *m, Group *g, bool force, char **ret_message
         if (g->state == GROUP_WEDGED)
                 return set_error_message(ret_message, -ENOTRECOVERABLE, "IOMMU group %" PRIu32 " is wedged.", g->id);
         if (g->state != GROUP_HOST)
-                return set_error_message(ret_message, -EALREADY, "IOMMU group %" PRIu32 " is already assigned (%s).", g->id,
-                              group_state_to_string(g->state));
+                return set_error_message(ret_message, -EALREADY, "IOMMU group %" PRIu32 " is already assigned (%s).",
+                                         g->id, group_state_to_string(g->state));
 
         FOREACH_ARRAY(i, g->devices, g->n_devices) {
                 Device *d = *i;
-                if (device_is_bridge(d) && d->driver && !streq(d->driver, "pcieport") &&
-                    !streq(d->driver, "pci-stub"))
+                if (device_is_bridge(d) && d->driver && !streq(d->driver, "pcieport") && !streq(d->driver, "pci-stub"))
                         return set_error_message(ret_message, -EXDEV,
-                                      "Bridge %s is bound to %s, which keeps IOMMU group %" PRIu32
-                                      " from being used by VFIO.",
-                                      d->address, d->driver, g->id);
+                                                 "Bridge %s is bound to %s, which keeps IOMMU group %" PRIu32
+                                                 " from being used by VFIO.",
+                                                 d->address, d->driver, g->id);
         }
 
         if (force)
                 return 0;
         r = assign_safety_verdict(m, g, &unsafe);
         if (r < 0)
-                return set_error_message(ret_message, r, "Cannot check whether the host needs IOMMU group %" PRIu32 ": %s",
-                              g->id, strerror(-r));
+                return set_error_message(ret_message, r,
+                                         "Cannot check whether the host needs IOMMU group %" PRIu32 ": %s", g->id,
+                                         strerror(-r));
         if (unsafe)
                 return set_error_message(ret_message, -ECANCELED,
-                              "Refusing to assign IOMMU group %" PRIu32 ", the host needs it: %s (use force to "
-                              "override).",
-                              g->id, unsafe);
+                                         "Refusing to assign IOMMU group %" PRIu32
+                                         ", the host needs it: %s (use force to "
+                                         "override).",
+                                         g->id, unsafe);
         return 0;
 }
 
@@ -147,7 +148,8 @@ int assign_plan(Manager *m, Group *g, bool force, DeviceMove **ret_moves, size_t
                 return set_error_message(ret_message, r, "Cannot plan the move: %s", strerror(-r));
         endpoints = *ret_n;
         if (endpoints == 0)
-                return set_error_message(ret_message, -EXDEV, "IOMMU group %" PRIu32 " has no endpoint to assign.", g->id);
+                return set_error_message(ret_message, -EXDEV, "IOMMU group %" PRIu32 " has no endpoint to assign.",
+                                         g->id);
         return check_assignable(m, g, force, ret_message);
 }
 
@@ -354,8 +356,8 @@ static void on_transition_worker(Worker *w, int error, bool late, const void *re
                 transition_failed(t, g, error, &res);
 }
 
-static int transition_new(Manager *m, Group *g, DeviceMove *moves, size_t n, transition_done_t done,
-                          void *userdata, Transition **ret) {
+static int transition_new(Manager *m, Group *g, DeviceMove *moves, size_t n, transition_done_t done, void *userdata,
+                          Transition **ret) {
         Transition *t = calloc(1, sizeof(Transition));
 
         if (!t)
@@ -378,7 +380,7 @@ static int transition_begin(Transition *t, Group *g, bool to_vfio, GroupState st
                 t->done = NULL;
                 transition_free(t);
                 return set_error_message(ret_message, r, "Cannot start moving IOMMU group %" PRIu32 ": %s", g->id,
-                              strerror(-r));
+                                         strerror(-r));
         }
         g->transition = t;
         g->claimed = true; /* ours from the first write until it is back on the host */
@@ -448,7 +450,8 @@ int unassign_start(Manager *m, Group *g, const UnassignOptions *o, transition_do
                 return set_error_message(ret_message, -EBUSY, "vfiod is stopping; ask again once it is back.");
         if (g->transition && g->state == GROUP_WEDGED)
                 return set_error_message(ret_message, -ENOTRECOVERABLE,
-                              "IOMMU group %" PRIu32 " is wedged: a kernel write has not returned yet.", g->id);
+                                         "IOMMU group %" PRIu32 " is wedged: a kernel write has not returned yet.",
+                                         g->id);
         if (g->transition || g->state == GROUP_ASSIGNING || g->state == GROUP_UNASSIGNING)
                 return set_error_message(ret_message, -EBUSY, "IOMMU group %" PRIu32 " is being moved.", g->id);
         if (g->state == GROUP_LEASED || g->state == GROUP_RELEASING)
@@ -531,8 +534,8 @@ void assign_claim_device(Manager *m, Device *d, const char *action) {
         Claim *c;
         int r;
 
-        if (!group_is_claimed(g) || device_is_bridge(d) || device_on_vfio_driver(d) ||
-            device_in_transition(g, d) || claim_find(m, d->address))
+        if (!group_is_claimed(g) || device_is_bridge(d) || device_on_vfio_driver(d) || device_in_transition(g, d) ||
+            claim_find(m, d->address))
                 return;
         /* Act on devices that just appeared and on host drivers that got bound; an unbound device
          * that was not just added is in the middle of a move of ours. */
@@ -554,7 +557,9 @@ void assign_claim_device(Manager *m, Device *d, const char *action) {
                 (void) bind_host_driver_for(m->sysfs_root, m->modules_dir, d->address, &host_driver);
         log_notice("Device %s %s in claimed IOMMU group %" PRIu32 "%s%s: keeping it on vfio.", d->address,
                    streq(action, "add") ? "appeared" : "was bound", g->id,
-                   d->driver ? ", host driver " : host_driver ? ", would have been " : "",
+                   d->driver     ? ", host driver "
+                   : host_driver ? ", would have been "
+                                 : "",
                    d->driver ?: strempty(host_driver));
         manager_bus_emit_hotplug_blocked(m, g, d, d->driver ?: host_driver);
 

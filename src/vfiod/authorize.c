@@ -33,10 +33,9 @@ static int query_identity(sd_bus_message *message, CallerIdentity *ret) {
         int r, n;
 
         /* Real credentials only: what the bus daemon vouches for, not what the peer claims. */
-        r = sd_bus_query_sender_creds(message,
-                                      SD_BUS_CREDS_EUID | SD_BUS_CREDS_EGID | SD_BUS_CREDS_PID |
-                                              SD_BUS_CREDS_SUPPLEMENTARY_GIDS,
-                                      &creds);
+        r = sd_bus_query_sender_creds(
+                message, SD_BUS_CREDS_EUID | SD_BUS_CREDS_EGID | SD_BUS_CREDS_PID | SD_BUS_CREDS_SUPPLEMENTARY_GIDS,
+                &creds);
         if (r >= 0)
                 r = sd_bus_creds_get_euid(creds, &id.uid);
         if (r >= 0)
@@ -104,8 +103,8 @@ static void on_polkit_reply(int r, bool authorized, void *userdata) {
         free(p);
 }
 
-int authorize_async(Manager *m, sd_bus_message *message, PolicyAction action, const Group *g,
-                    authorize_done_t done, void *userdata) {
+int authorize_async(Manager *m, sd_bus_message *message, PolicyAction action, const Group *g, authorize_done_t done,
+                    void *userdata) {
         char group_text[16];
         const char *details[] = { "group", group_text, NULL };
         PendingCheck *p;
@@ -118,11 +117,11 @@ int authorize_async(Manager *m, sd_bus_message *message, PolicyAction action, co
         p = calloc(1, sizeof(PendingCheck));
         if (!p)
                 return -ENOMEM;
-        *p = (PendingCheck) { m, done, userdata, action, g->id };
+        *p = (PendingCheck){ m, done, userdata, action, g->id };
         snprintf(group_text, sizeof(group_text), "%" PRIu32, g->id);
         r = polkit_check_async_details(m->bus, message,
-                                       action == POLICY_MANAGE ? POLKIT_ACTION_MANAGE : POLKIT_ACTION_ACQUIRE,
-                                       details, on_polkit_reply, p, NULL);
+                                       action == POLICY_MANAGE ? POLKIT_ACTION_MANAGE : POLKIT_ACTION_ACQUIRE, details,
+                                       on_polkit_reply, p, NULL);
         if (r < 0) {
                 free(p);
                 return -EACCES;

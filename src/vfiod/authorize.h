@@ -28,8 +28,8 @@ typedef void (*authorize_done_t)(Manager *m, int r, void *userdata);
 
 /* Returns 1 when allowed at once, < 0 when refused at once (done is not called then), or 0 when
  * polkit was asked and done will be called. */
-int authorize_async(Manager *m, sd_bus_message *message, PolicyAction action, const Group *g,
-                    authorize_done_t done, void *userdata);
+int authorize_async(Manager *m, sd_bus_message *message, PolicyAction action, const Group *g, authorize_done_t done,
+                    void *userdata);
 
 /* Root or a rule: the synchronous part only (for calls that do not ask polkit). */
 int authorize_now(Manager *m, sd_bus_message *message, PolicyAction action, const Group *g);

@@ -2,8 +2,8 @@
 /* Owns: the sysfs writes that move devices between drivers (driver_override, unbind, probe, bind). */
 
 #include <fcntl.h>
-#include <limits.h>
 #include <fnmatch.h>
+#include <limits.h>
 #include <sys/wait.h>
 
 #include "bind.h"
@@ -152,8 +152,7 @@ static int bind_if_needed(const char *root, const DeviceMove *mv) {
 }
 
 int bind_apply_moves(const char *root, const DeviceMove *moves, size_t n, size_t *ret_failed) {
-        int (*const steps[])(const char *, const DeviceMove *) = { unbind_if_elsewhere, bind_if_needed,
-                                                                   check_driver };
+        int (*const steps[])(const char *, const DeviceMove *) = { unbind_if_elsewhere, bind_if_needed, check_driver };
         int r;
 
         for (size_t i = 0; i < n; i++) {

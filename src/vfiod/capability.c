@@ -10,11 +10,11 @@
 
 /* Each with the work that needs it (and the VM test that shows it). */
 static const cap_value_t kept_caps[] = {
-        CAP_CHOWN,           /* grant mode: /dev/vfio/N to the lease owner's uid and back (grant.sh) */
+        CAP_CHOWN, /* grant mode: /dev/vfio/N to the lease owner's uid and back (grant.sh) */
         CAP_DAC_READ_SEARCH, /* holders: listing /proc/PID/fd of other users' processes (lease.sh, remove.sh) */
-        CAP_SYS_PTRACE,      /* holders: reading where those fds point (lease.sh, remove.sh) */
-        CAP_KILL,            /* hard and kill removal: SIGKILL to other users' holders (remove.sh) */
-        CAP_SYS_MODULE,      /* workers run modprobe vfio-pci or a variant driver (assign.sh, stock kernel) */
+        CAP_SYS_PTRACE, /* holders: reading where those fds point (lease.sh, remove.sh) */
+        CAP_KILL, /* hard and kill removal: SIGKILL to other users' holders (remove.sh) */
+        CAP_SYS_MODULE, /* workers run modprobe vfio-pci or a variant driver (assign.sh, stock kernel) */
 };
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(cap_t, cap_free);

@@ -9,8 +9,8 @@ int container_bus_path(const Container *c, char **ret) {
         return asprintf(ret, VFIOD_CONTAINER_PATH_PREFIX "/%u", c->id) < 0 ? -ENOMEM : 0;
 }
 
-static int container_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata,
-                                 void **found, sd_bus_error *error) {
+static int container_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
+                                 sd_bus_error *error) {
         Manager *m = userdata;
         Container *c;
         uint32_t id;

@@ -66,7 +66,8 @@ static int container_add_group(Container *c, uint32_t group) {
 static void container_unlink(Manager *m, Container *c) {
         for (size_t i = 0; i < m->n_containers; i++)
                 if (m->containers[i] == c) {
-                        memmove(m->containers + i, m->containers + i + 1, (m->n_containers - i - 1) * sizeof(Container *));
+                        memmove(m->containers + i, m->containers + i + 1,
+                                (m->n_containers - i - 1) * sizeof(Container *));
                         m->n_containers--;
                         return;
                 }
@@ -75,8 +76,8 @@ static void container_unlink(Manager *m, Container *c) {
 /* Sharing is per owner and key; configuration can turn it off. A container restored without its
  * fd (no fd store) cannot take new groups. */
 static bool may_share(Manager *m, const Container *c, const char *owner, const char *key, bool iommufd) {
-        return !m->policy->per_group_containers && c->fd >= 0 && (c->model == IOMMU_IOMMUFD) == iommufd && streq(c->owner, owner) &&
-               streq(c->sharing_key, key);
+        return !m->policy->per_group_containers && c->fd >= 0 && (c->model == IOMMU_IOMMUFD) == iommufd &&
+               streq(c->owner, owner) && streq(c->sharing_key, key);
 }
 
 static void announce(Manager *m, Container *c, bool added) {
@@ -163,7 +164,7 @@ static int push_range(IovaRange **ranges, size_t *n, uint64_t start, uint64_t en
 
         if (!a)
                 return -ENOMEM;
-        a[(*n)++] = (IovaRange) { start, end };
+        a[(*n)++] = (IovaRange){ start, end };
         *ranges = a;
         return 0;
 }
@@ -229,8 +230,7 @@ static int iommufd_ranges(Manager *m, Container *c) {
         return 0;
 }
 
-int container_attach_iommufd_group(Manager *m, const char *owner, const char *key, uint32_t group,
-                                   Container **ret) {
+int container_attach_iommufd_group(Manager *m, const char *owner, const char *key, uint32_t group, Container **ret) {
         Container *c = NULL;
         int r, fd;
 

@@ -16,7 +16,7 @@ typedef struct Manager Manager;
 
 typedef struct Container {
         unsigned id;
-        char *owner;       /* the unique bus name it was made for */
+        char *owner; /* the unique bus name it was made for */
         char *sharing_key; /* "" is the owner's default container */
         IommuModel model;
         int fd; /* /dev/vfio/vfio or /dev/iommu */
@@ -33,8 +33,7 @@ int container_attach_vfio_group(Manager *m, const char *owner, const char *key, 
                                 Container **ret);
 
 /* iommufd: the iommufd of (owner, key), opened on first use. */
-int container_attach_iommufd_group(Manager *m, const char *owner, const char *key, uint32_t group,
-                                   Container **ret);
+int container_attach_iommufd_group(Manager *m, const char *owner, const char *key, uint32_t group, Container **ret);
 
 /* The group leaves; an empty container is closed and freed. */
 void container_detach_group(Manager *m, Container *c, uint32_t group);

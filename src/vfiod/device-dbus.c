@@ -8,8 +8,8 @@ int device_bus_path(const Device *d, char **ret) {
         return sd_bus_path_encode(VFIOD_DEVICE_PATH_PREFIX, d->address, ret);
 }
 
-static int device_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata,
-                              void **found, sd_bus_error *error) {
+static int device_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
+                              sd_bus_error *error) {
         Manager *m = userdata;
         _cleanup_free_ char *address = NULL;
         Device *d;
@@ -25,8 +25,7 @@ static int device_object_find(sd_bus *bus, const char *path, const char *interfa
         return 1;
 }
 
-static int device_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes,
-                                  sd_bus_error *error) {
+static int device_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error) {
         Manager *m = userdata;
         Inventory *inv = m->inventory;
         _cleanup_strv_free_ char **l = calloc(inv->n_devices + 1, sizeof(char *));
@@ -82,8 +81,8 @@ static const sd_bus_vtable device_vtable[] = {
 int device_bus_register(Manager *m) {
         int r;
 
-        r = sd_bus_add_fallback_vtable(m->bus, NULL, VFIOD_DEVICE_PATH_PREFIX, "org.vfiod1.Device",
-                                       device_vtable, device_object_find, m);
+        r = sd_bus_add_fallback_vtable(m->bus, NULL, VFIOD_DEVICE_PATH_PREFIX, "org.vfiod1.Device", device_vtable,
+                                       device_object_find, m);
         if (r < 0)
                 return r;
         return sd_bus_add_node_enumerator(m->bus, NULL, VFIOD_DEVICE_PATH_PREFIX, device_node_enumerator, m);

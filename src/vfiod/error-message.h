@@ -9,8 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-__attribute__((format(printf, 3, 4))) static inline int set_error_message(char **ret, int error,
-                                                                          const char *format, ...) {
+__attribute__((format(printf, 3, 4))) static inline int set_error_message(char **ret, int error, const char *format,
+                                                                          ...) {
         va_list ap;
 
         if (ret) {

@@ -13,8 +13,8 @@ int group_bus_path(const Group *g, char **ret) {
         return asprintf(ret, VFIOD_GROUP_PATH_PREFIX "/%" PRIu32, g->id) < 0 ? -ENOMEM : 0;
 }
 
-static int group_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata,
-                             void **found, sd_bus_error *error) {
+static int group_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
+                             sd_bus_error *error) {
         Manager *m = userdata;
         uint32_t id;
         Group *g;
@@ -30,8 +30,7 @@ static int group_object_find(sd_bus *bus, const char *path, const char *interfac
         return 1;
 }
 
-static int group_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes,
-                                 sd_bus_error *error) {
+static int group_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error) {
         Manager *m = userdata;
         Inventory *inv = m->inventory;
         _cleanup_strv_free_ char **l = calloc(inv->n_groups + 1, sizeof(char *));
@@ -73,9 +72,8 @@ static int property_get_viable(sd_bus *bus, const char *path, const char *interf
         return sd_bus_message_append(reply, "b", group_is_viable(g));
 }
 
-static int property_get_reserved_regions(sd_bus *bus, const char *path, const char *interface,
-                                         const char *property, sd_bus_message *reply, void *userdata,
-                                         sd_bus_error *error) {
+static int property_get_reserved_regions(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                         sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Group *g = userdata;
         int r;
 

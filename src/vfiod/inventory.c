@@ -11,12 +11,8 @@
 #include "sysfs.h"
 
 static const char *const group_state_table[_GROUP_STATE_MAX] = {
-        [GROUP_HOST] = "host",
-        [GROUP_ASSIGNING] = "assigning",
-        [GROUP_VFIO] = "vfio",
-        [GROUP_LEASED] = "leased",
-        [GROUP_RELEASING] = "releasing",
-        [GROUP_UNASSIGNING] = "unassigning",
+        [GROUP_HOST] = "host",     [GROUP_ASSIGNING] = "assigning", [GROUP_VFIO] = "vfio",
+        [GROUP_LEASED] = "leased", [GROUP_RELEASING] = "releasing", [GROUP_UNASSIGNING] = "unassigning",
         [GROUP_WEDGED] = "wedged",
 };
 

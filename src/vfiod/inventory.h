@@ -32,7 +32,7 @@ struct Device {
         uint16_t vendor;
         uint16_t product;
         uint32_t class;
-        char *driver;          /* NULL: no driver bound */
+        char *driver; /* NULL: no driver bound */
         char *original_driver; /* the host driver Unassign gives back; NULL until assigned */
         int numa_node;
         Group *group;
@@ -44,8 +44,8 @@ struct Group {
         uint32_t id;
         GroupState state;
         Transition *transition; /* the move under way, if any (owned by assign.c) */
-        bool claimed;           /* the daemon assigned it (or took it over from its intent log) */
-        unsigned lease;         /* the id of the lease on it, 0 when none */
+        bool claimed; /* the daemon assigned it (or took it over from its intent log) */
+        unsigned lease; /* the id of the lease on it, 0 when none */
         Device **devices; /* sorted by address */
         size_t n_devices;
         ReservedRegion *regions;
@@ -53,7 +53,7 @@ struct Group {
 };
 
 typedef enum InventoryEvent {
-        INVENTORY_GROUP_ADDED,   /* after the group is visible */
+        INVENTORY_GROUP_ADDED, /* after the group is visible */
         INVENTORY_GROUP_REMOVED, /* before it goes, while it is still visible */
         INVENTORY_GROUP_CHANGED,
         INVENTORY_DEVICE_ADDED,

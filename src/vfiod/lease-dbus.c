@@ -97,8 +97,8 @@ static void release_call_finish(Manager *m, ReleaseCall *c, int r) {
         Lease *l = manager_get_lease(m, c->lease);
 
         if (r < 0) {
-                vfiod_error_set(&e, -EACCES, "Only the owner of lease %u, root or a manager of the group may release it.",
-                                c->lease);
+                vfiod_error_set(&e, -EACCES,
+                                "Only the owner of lease %u, root or a manager of the group may release it.", c->lease);
                 r = sd_bus_reply_method_error(c->message, &e);
         } else {
                 /* Ended meanwhile: what the caller asked for is done. */
@@ -134,7 +134,8 @@ static int method_release(sd_bus_message *message, void *userdata, sd_bus_error 
                 if (r < 0)
                         return r;
                 if (r == 0)
-                        return vfiod_error_set(error, -EACCES, "Only the owner of lease %u or root may release it.", l->id);
+                        return vfiod_error_set(error, -EACCES, "Only the owner of lease %u or root may release it.",
+                                               l->id);
                 lease_end(l, "released");
                 return sd_bus_reply_method_return(message, NULL);
         }

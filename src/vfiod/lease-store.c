@@ -173,7 +173,7 @@ static int stored_fds_receive(StoredFds *ret) {
         n = sd_listen_fds_with_names(true, &names);
         if (n < 0)
                 return log_warning_errno(n, "Cannot read the fds passed by the service manager: %m");
-        *ret = (StoredFds) { .names = names, .n = (size_t) n };
+        *ret = (StoredFds){ .names = names, .n = (size_t) n };
         ret->fds = calloc(n ?: 1, sizeof(int));
         if (!ret->fds) {
                 for (int i = 0; i < n; i++)
@@ -269,7 +269,7 @@ static void restore_lease(Manager *m, struct json_object *o, StoredFds *fds) {
                 log_warning("Ignoring a malformed lease in the lease table.");
                 return;
         }
-        rec = (LeaseRecord) {
+        rec = (LeaseRecord){
                 .id = (unsigned) id,
                 .group = (uint32_t) group,
                 .owner = json_get_string(o, "owner"),

@@ -196,7 +196,8 @@ static int open_group_interface(Lease *l, Group *g, const AcquireRequest *req, c
         l->group_fd = vfio_open_group(m->dev_root, g->id);
         if (l->group_fd == -EBUSY)
                 return set_error_message(ret_message, -EBUSY,
-                                         "IOMMU group %" PRIu32 " is held open by a process vfiod does not know.", g->id);
+                                         "IOMMU group %" PRIu32 " is held open by a process vfiod does not know.",
+                                         g->id);
         if (l->group_fd == -EXDEV)
                 return set_error_message(ret_message, -EXDEV, "IOMMU group %" PRIu32 " is not viable.", g->id);
         if (l->group_fd < 0)
@@ -204,8 +205,8 @@ static int open_group_interface(Lease *l, Group *g, const AcquireRequest *req, c
                                          strerror(-l->group_fd));
         r = container_attach_vfio_group(m, req->owner, req->sharing_key, g->id, l->group_fd, &l->container);
         if (r == -EOPNOTSUPP)
-                return set_error_message(ret_message, r, "The kernel offers no usable IOMMU model for IOMMU group %" PRIu32 ".",
-                                         g->id);
+                return set_error_message(ret_message, r,
+                                         "The kernel offers no usable IOMMU model for IOMMU group %" PRIu32 ".", g->id);
         if (r < 0)
                 return set_error_message(ret_message, r, "Cannot set up a container for IOMMU group %" PRIu32 ": %s",
                                          g->id, strerror(-r));
@@ -266,7 +267,7 @@ static int lease_open(Lease *l, Group *g, const AcquireRequest *req, char **ret_
 
         if (iface == LEASE_INTERFACE_AUTO)
                 iface = vfio_have_iommufd(m->sysfs_root, m->dev_root) && !req->grant ? LEASE_INTERFACE_IOMMUFD
-                                                                                      : LEASE_INTERFACE_GROUP;
+                                                                                     : LEASE_INTERFACE_GROUP;
         if (iface == LEASE_INTERFACE_IOMMUFD && !vfio_have_iommufd(m->sysfs_root, m->dev_root))
                 return set_error_message(ret_message, -EOPNOTSUPP, "This kernel has no iommufd.");
         if (req->grant && iface == LEASE_INTERFACE_IOMMUFD)
@@ -282,7 +283,7 @@ static int lease_open(Lease *l, Group *g, const AcquireRequest *req, char **ret_
                 return 0;
         }
         return iface == LEASE_INTERFACE_IOMMUFD ? open_iommufd_interface(l, g, req, ret_message)
-                                                 : open_group_interface(l, g, req, ret_message);
+                                                : open_group_interface(l, g, req, ret_message);
 }
 
 static int lease_track_owner(Lease *l) {
@@ -311,7 +312,7 @@ int lease_acquire(Manager *m, Group *g, const AcquireRequest *req, Lease **ret, 
                 return -ENOMEM;
         }
         m->leases = a;
-        *l = (Lease) { .manager = m, .group = g->id, .uid = req->uid, .pid = req->pid, .group_fd = -EBADF };
+        *l = (Lease){ .manager = m, .group = g->id, .uid = req->uid, .pid = req->pid, .group_fd = -EBADF };
         /* The pid is pinned: a pidfd never names a recycled pid. */
         l->pidfd = (int) syscall(SYS_pidfd_open, req->pid, 0);
         if (l->pidfd < 0)
@@ -393,8 +394,14 @@ int lease_restore(Manager *m, const LeaseRecord *rec, int group_fd, int pidfd) {
                 safe_close(pidfd);
                 return -ENOMEM;
         }
-        *l = (Lease) { .manager = m, .id = rec->id, .group = g->id, .uid = rec->uid, .pid = rec->pid,
-                       .pidfd = pidfd, .group_fd = group_fd, .grant = rec->grant };
+        *l = (Lease){ .manager = m,
+                      .id = rec->id,
+                      .group = g->id,
+                      .uid = rec->uid,
+                      .pid = rec->pid,
+                      .pidfd = pidfd,
+                      .group_fd = group_fd,
+                      .grant = rec->grant };
         r = lease_record_copy(l, rec);
         if (r >= 0 && rec->container != 0) {
                 l->container = manager_get_container(m, rec->container);
@@ -411,7 +418,8 @@ int lease_restore(Manager *m, const LeaseRecord *rec, int group_fd, int pidfd) {
         g->lease = l->id;
         inventory_set_group_state(m->inventory, g, GROUP_LEASED);
         log_info("Lease %u: IOMMU group %" PRIu32 " of %s (uid %u, pid %d) restored%s.", l->id, g->id, l->owner,
-                 (unsigned) l->uid, (int) l->pid, group_fd >= 0 || l->grant || l->n_devices > 0 ? "" : " without its fds");
+                 (unsigned) l->uid, (int) l->pid,
+                 group_fd >= 0 || l->grant || l->n_devices > 0 ? "" : " without its fds");
         return 0;
 }
 

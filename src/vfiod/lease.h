@@ -46,7 +46,7 @@ typedef struct Lease {
         int pidfd;
         bool grant;
         Container *container; /* NULL in grant mode */
-        int group_fd;         /* legacy interface */
+        int group_fd; /* legacy interface */
         char **device_addresses; /* iommufd interface: one cdev per endpoint */
         int *device_fds;
         size_t n_devices;
@@ -54,7 +54,7 @@ typedef struct Lease {
         uint64_t deadline_usec;
         sd_bus_track *track;
         sd_event_source *holder_timer; /* the owner is gone: waiting for the holders to let go */
-        struct Removal *removal;       /* an Unassign waiting for this lease to end */
+        struct Removal *removal; /* an Unassign waiting for this lease to end */
 } Lease;
 
 LeaseInterface lease_interface_from_string(const char *s);
@@ -72,7 +72,7 @@ typedef struct LeaseRecord {
         uid_t uid;
         pid_t pid;
         bool grant;
-        unsigned container;      /* 0: none (grant mode) */
+        unsigned container; /* 0: none (grant mode) */
         char **device_addresses; /* iommufd: the cdevs the owner was given */
 } LeaseRecord;
 

@@ -6,19 +6,19 @@
 #include "assign.h"
 #include "authorize.h"
 #include "lease.h"
-#include "remove.h"
 #include "log.h"
 #include "manager-dbus.h"
 #include "options-dbus.h"
+#include "remove.h"
 #include "vfiod-error.h"
 
 #define REMOVE_TIMEOUT_MAX_USEC (UINT64_C(86400) * 1000000)
-#define NAME_RETRIES 50
-#define NAME_RETRY_USEC (100 * 1000)
+#define NAME_RETRIES            50
+#define NAME_RETRY_USEC         (100 * 1000)
 
 /* Every method that names a target reads it and its a{sv} options first. */
-static int read_target_and_options(sd_bus_message *message, const OptionSpec *specs, size_t n,
-                                   const char **ret_target, sd_bus_error *error) {
+static int read_target_and_options(sd_bus_message *message, const OptionSpec *specs, size_t n, const char **ret_target,
+                                   sd_bus_error *error) {
         int r;
 
         r = sd_bus_message_read(message, "s", ret_target);
@@ -53,8 +53,7 @@ static int resolve_target(Manager *m, const char *target, Group **ret, sd_bus_er
         Device *d;
 
         if (target_parse(target, &t) < 0)
-                return vfiod_error_set(error, -EINVAL, "'%s' is neither an IOMMU group id nor a PCI address.",
-                                       target);
+                return vfiod_error_set(error, -EINVAL, "'%s' is neither an IOMMU group id nor a PCI address.", target);
         if (t.kind == TARGET_GROUP) {
                 *ret = manager_get_live_group(m, t.group);
                 if (!*ret)
@@ -171,8 +170,10 @@ static void pending_call_run(Manager *m, PendingCall *p) {
         }
         if (r < 0) {
                 log_info("%s of IOMMU group %" PRIu32 " for %s refused: %s",
-                         p->kind == CALL_ASSIGN ? "Assign" : p->kind == CALL_UNASSIGN ? "Unassign" : "Acquire", p->group,
-                         strempty(sd_bus_message_get_sender(p->message)), strempty(why));
+                         p->kind == CALL_ASSIGN     ? "Assign"
+                         : p->kind == CALL_UNASSIGN ? "Unassign"
+                                                    : "Acquire",
+                         p->group, strempty(sd_bus_message_get_sender(p->message)), strempty(why));
                 pending_call_fail(p, r, why);
         } else if (r > 0) { /* a dry run: valid, nothing changed */
                 reply_group_path(p);
@@ -319,7 +320,6 @@ static int method_plan_assign(sd_bus_message *message, void *userdata, sd_bus_er
                 return r;
         return sd_bus_send(NULL, reply, NULL);
 }
-
 
 static int method_list_groups(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
@@ -508,9 +508,8 @@ static int method_acquire(sd_bus_message *message, void *userdata, sd_bus_error 
         return authorize_and_run(m, p, req.grant ? POLICY_GRANT : POLICY_ACQUIRE, g, error);
 }
 
-static int property_get_iommu_backends(sd_bus *bus, const char *path, const char *interface,
-                                       const char *property, sd_bus_message *reply, void *userdata,
-                                       sd_bus_error *error) {
+static int property_get_iommu_backends(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                       sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         _cleanup_strv_free_ char **l = NULL;
         Manager *m = userdata;
         int r;
@@ -527,16 +526,14 @@ static int property_get_version(sd_bus *bus, const char *path, const char *inter
 }
 
 /* The configured defaults of Unassign. */
-static int property_get_remove_mode(sd_bus *bus, const char *path, const char *interface,
-                                    const char *property, sd_bus_message *reply, void *userdata,
-                                    sd_bus_error *error) {
+static int property_get_remove_mode(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                    sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
         return sd_bus_message_append(reply, "s", m->policy->remove_mode);
 }
 
-static int property_get_remove_timeout(sd_bus *bus, const char *path, const char *interface,
-                                       const char *property, sd_bus_message *reply, void *userdata,
-                                       sd_bus_error *error) {
+static int property_get_remove_timeout(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                       sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
         return sd_bus_message_append(reply, "t", m->policy->remove_timeout_usec);
 }
@@ -547,14 +544,14 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_PROPERTY("RemoveMode", "s", property_get_remove_mode, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("RemoveTimeoutUSec", "t", property_get_remove_timeout, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("IommuBackends", "as", property_get_iommu_backends, 0, 0),
-        SD_BUS_METHOD_WITH_ARGS("ListGroups", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(uso)", groups),
-                                method_list_groups, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("ListDevices", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ssuo)", devices),
-                                method_list_devices, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListGroups", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(uso)", groups), method_list_groups,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListDevices", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ssuo)", devices), method_list_devices,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetGroup", SD_BUS_ARGS("u", id), SD_BUS_RESULT("o", group), method_get_group,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("GetDevice", SD_BUS_ARGS("s", address), SD_BUS_RESULT("o", device),
-                                method_get_device, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetDevice", SD_BUS_ARGS("s", address), SD_BUS_RESULT("o", device), method_get_device,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Assign", SD_BUS_ARGS("s", target, "a{sv}", options), SD_BUS_RESULT("o", group),
                                 method_assign, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Unassign", SD_BUS_ARGS("s", target, "a{sv}", options), SD_BUS_NO_RESULT,
@@ -577,8 +574,7 @@ static void emit_object(Manager *m, const char *path, bool added) {
         else
                 r = sd_bus_emit_object_removed(m->bus, path);
         if (r < 0)
-                log_debug_errno(r, "Cannot announce %s %s: %m", added ? "new object" : "removal of",
-                                strempty(path));
+                log_debug_errno(r, "Cannot announce %s %s: %m", added ? "new object" : "removal of", strempty(path));
 }
 
 static void on_inventory_event(Inventory *inv, InventoryEvent event, Group *g, Device *d, void *userdata) {

@@ -5,11 +5,11 @@
 
 #include "manager.h"
 
-#define VFIOD_BUS_NAME "org.vfiod1"
-#define VFIOD_OBJECT_PATH "/org/vfiod1"
-#define VFIOD_GROUP_PATH_PREFIX "/org/vfiod1/group"
-#define VFIOD_DEVICE_PATH_PREFIX "/org/vfiod1/device"
-#define VFIOD_LEASE_PATH_PREFIX "/org/vfiod1/lease"
+#define VFIOD_BUS_NAME              "org.vfiod1"
+#define VFIOD_OBJECT_PATH           "/org/vfiod1"
+#define VFIOD_GROUP_PATH_PREFIX     "/org/vfiod1/group"
+#define VFIOD_DEVICE_PATH_PREFIX    "/org/vfiod1/device"
+#define VFIOD_LEASE_PATH_PREFIX     "/org/vfiod1/lease"
 #define VFIOD_CONTAINER_PATH_PREFIX "/org/vfiod1/container"
 
 /* Connects to the system bus, exports every object and takes the bus name. */

@@ -12,10 +12,10 @@
 #include "container.h"
 #include "lease-store.h"
 #include "lease.h"
-#include "policy.h"
 #include "log.h"
 #include "manager-dbus.h"
 #include "manager.h"
+#include "policy.h"
 #include "sysfs.h"
 
 int manager_new(const ManagerOptions *options, Manager **ret) {
@@ -35,8 +35,8 @@ int manager_new(const ManagerOptions *options, Manager **ret) {
         m->modules_dir = strdup(options->modules_dir);
         m->config_file = strdup(options->config_file);
         m->config_dir = strdup(options->config_dir);
-        if (!m->sysfs_root || !m->dev_root || !m->proc_root || !m->runtime_dir || !m->state_dir ||
-            !m->modules_dir || !m->config_file || !m->config_dir) {
+        if (!m->sysfs_root || !m->dev_root || !m->proc_root || !m->runtime_dir || !m->state_dir || !m->modules_dir ||
+            !m->config_file || !m->config_dir) {
                 r = -ENOMEM;
                 goto fail;
         }

@@ -13,16 +13,16 @@
 #include "udev-monitor.h"
 
 typedef struct ManagerOptions {
-        const char *sysfs_root;  /* "/sys" */
-        const char *dev_root;    /* "/dev" */
-        const char *proc_root;   /* "/proc" */
+        const char *sysfs_root; /* "/sys" */
+        const char *dev_root; /* "/dev" */
+        const char *proc_root; /* "/proc" */
         const char *runtime_dir; /* "/run/vfiod": the intent log */
-        const char *state_dir;   /* "/var/lib/vfiod": persistent assignments */
+        const char *state_dir; /* "/var/lib/vfiod": persistent assignments */
         const char *modules_dir; /* "/lib/modules/$(uname -r)": for vfio variant drivers */
         const char *config_file; /* "/etc/vfiod/vfiod.json" */
-        const char *config_dir;  /* "/etc/vfiod/vfiod.d" */
+        const char *config_dir; /* "/etc/vfiod/vfiod.d" */
         uint64_t write_timeout_usec; /* how long a kernel write may take before the group is wedged */
-        bool watch_uevents;          /* off for generated sysfs trees: no kernel events describe them */
+        bool watch_uevents; /* off for generated sysfs trees: no kernel events describe them */
 } ManagerOptions;
 
 typedef struct Claim Claim;
@@ -41,9 +41,9 @@ typedef struct Manager {
         uint64_t write_timeout_usec;
         bool watch_uevents;
         PersistSet persist;
-        SafetyReport safety;     /* host-critical devices, rescanned when older than a second */
+        SafetyReport safety; /* host-critical devices, rescanned when older than a second */
         uint64_t safety_usec;
-        Claim *claims;           /* hotplugged devices being moved off host drivers */
+        Claim *claims; /* hotplugged devices being moved off host drivers */
         struct Lease **leases;
         size_t n_leases;
         unsigned last_lease_id;
@@ -53,9 +53,9 @@ typedef struct Manager {
         struct PolicyConfig *policy; /* /etc/vfiod/vfiod.json and its drop-ins */
         char *config_file;
         char *config_dir;
-        unsigned startup_moves;  /* moves that must finish before READY=1 */
+        unsigned startup_moves; /* moves that must finish before READY=1 */
         bool ready;
-        bool stopping;           /* SIGTERM came: no new moves, exit when those in flight end */
+        bool stopping; /* SIGTERM came: no new moves, exit when those in flight end */
 } Manager;
 
 int manager_new(const ManagerOptions *options, Manager **ret);

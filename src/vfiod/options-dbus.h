@@ -10,7 +10,7 @@
 /* One accepted option of an a{sv} dictionary. */
 typedef struct OptionSpec {
         const char *name;
-        char type;  /* 'b', 's' or 't' */
+        char type; /* 'b', 's' or 't' */
         void *dest; /* a bool, a const char * (pointing into the message) or a uint64_t */
 } OptionSpec;
 

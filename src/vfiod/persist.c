@@ -18,7 +18,7 @@ static int cmp_string(const void *a, const void *b) {
 
 void persist_set_done(PersistSet *s) {
         strv_free(s->addresses);
-        *s = (PersistSet) {};
+        *s = (PersistSet){};
 }
 
 bool persist_set_contains(const PersistSet *s, const char *address) {

@@ -4,8 +4,8 @@
 #include <ctype.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <json-c/json.h>
 #include <inttypes.h>
+#include <json-c/json.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <sys/stat.h>
@@ -211,13 +211,13 @@ typedef struct Loader {
 
 static void loader_push_key(Loader *l, const char *key) {
         if (l->depth < PATH_DEPTH_MAX)
-                l->path[l->depth] = (PathItem) { .key = key };
+                l->path[l->depth] = (PathItem){ .key = key };
         l->depth++;
 }
 
 static void loader_push_index(Loader *l, size_t index) {
         if (l->depth < PATH_DEPTH_MAX)
-                l->path[l->depth] = (PathItem) { .index = index };
+                l->path[l->depth] = (PathItem){ .index = index };
         l->depth++;
 }
 
@@ -484,12 +484,12 @@ static int parse_name(Loader *l, struct json_object *v, void *userdata) {
 
 static int parse_users(Loader *l, struct json_object *v, void *userdata) {
         PolicyRule *rule = userdata;
-        return parse_array(l, v, parse_name, &(NameList) { &rule->users, &rule->n_users });
+        return parse_array(l, v, parse_name, &(NameList){ &rule->users, &rule->n_users });
 }
 
 static int parse_groups(Loader *l, struct json_object *v, void *userdata) {
         PolicyRule *rule = userdata;
-        return parse_array(l, v, parse_name, &(NameList) { &rule->groups, &rule->n_groups });
+        return parse_array(l, v, parse_name, &(NameList){ &rule->groups, &rule->n_groups });
 }
 
 /* "vvvv" or "*": 4 hex digits, or the wildcard (-1). */
@@ -578,7 +578,7 @@ static void policy_rule_done(PolicyRule *rule) {
         strv_free(rule->groups);
         free(rule->targets);
         free(rule->file);
-        *rule = (PolicyRule) {};
+        *rule = (PolicyRule){};
 }
 
 static int parse_rule(Loader *l, struct json_object *v, void *userdata) {
@@ -615,7 +615,7 @@ static int parse_rule(Loader *l, struct json_object *v, void *userdata) {
                 return -ENOMEM;
         p->rules = rules;
         p->rules[p->n_rules++] = rule;
-        rule = (PolicyRule) {};
+        rule = (PolicyRule){};
         return 0;
 }
 
@@ -789,8 +789,7 @@ static int set_read_error(char **ret_error, const char *path, int r) {
 }
 
 /* Applies the text of one file, which need not end in a NUL. */
-static int load_text(PolicyConfig *p, const char *path, const char *text, size_t size, bool dropin,
-                     char **ret_error) {
+static int load_text(PolicyConfig *p, const char *path, const char *text, size_t size, bool dropin, char **ret_error) {
         struct json_object *o = NULL;
         Loader l = { .file = path, .text = text, .size = size, .dropin = dropin };
         int r;
@@ -820,8 +819,7 @@ static int load_file(PolicyConfig *p, const char *path, bool dropin, char **ret_
         return load_text(p, path, text, size, dropin, ret_error);
 }
 
-int policy_load_text(PolicyConfig *p, const char *file, const char *text, size_t size, bool dropin,
-                     char **ret_error) {
+int policy_load_text(PolicyConfig *p, const char *file, const char *text, size_t size, bool dropin, char **ret_error) {
         _cleanup_free_ char *error = NULL;
         int r;
 
@@ -914,7 +912,7 @@ int policy_new_default(PolicyConfig **ret) {
         p = malloc(sizeof(PolicyConfig));
         if (!p)
                 return -ENOMEM;
-        *p = (PolicyConfig) {
+        *p = (PolicyConfig){
                 .remove_mode = "soft",
                 .remove_timeout_usec = 30 * USEC_PER_SEC,
         };
@@ -1091,14 +1089,8 @@ static bool rule_has_action(const PolicyRule *rule, PolicyAction action) {
         return rule->actions & ((1u << action) | (1u << POLICY_MANAGE));
 }
 
-bool policy_allows(
-                const PolicyConfig *p,
-                uid_t uid,
-                gid_t gid,
-                const gid_t *gids,
-                size_t n_gids,
-                PolicyAction action,
-                const Group *g) {
+bool policy_allows(const PolicyConfig *p, uid_t uid, gid_t gid, const gid_t *gids, size_t n_gids, PolicyAction action,
+                   const Group *g) {
 
         Caller c = { .uid = uid, .gid = gid, .gids = gids, .n_gids = n_gids };
         bool allowed = false;
@@ -1111,8 +1103,8 @@ bool policy_allows(
                 if (!rule_has_action(rule, action) || !policy_rule_covers_group(rule, g) ||
                     !rule_names_caller(rule, &c))
                         continue;
-                log_debug("%s:%u: rule allows uid %u to %s group %" PRIu32 ".", rule->file, rule->line,
-                          (unsigned) uid, policy_action_to_string(action), g->id);
+                log_debug("%s:%u: rule allows uid %u to %s group %" PRIu32 ".", rule->file, rule->line, (unsigned) uid,
+                          policy_action_to_string(action), g->id);
                 allowed = true;
                 break;
         }

@@ -17,7 +17,7 @@
 #include "inventory.h"
 #include "macro.h"
 
-#define POLICY_MAIN_FILE VFIOD_SYSCONFDIR "/vfiod/vfiod.json"
+#define POLICY_MAIN_FILE  VFIOD_SYSCONFDIR "/vfiod/vfiod.json"
 #define POLICY_DROPIN_DIR VFIOD_SYSCONFDIR "/vfiod/vfiod.d"
 
 /* The longest remove timeout a configuration may set: one day. */
@@ -25,16 +25,16 @@
 
 typedef enum PolicyAction {
         POLICY_ACQUIRE, /* take a lease on a group's fds */
-        POLICY_GRANT,   /* take a lease with access=grant (device nodes chown'd to the caller) */
-        POLICY_MANAGE,  /* everything, including the above */
+        POLICY_GRANT, /* take a lease with access=grant (device nodes chown'd to the caller) */
+        POLICY_MANAGE, /* everything, including the above */
         _POLICY_ACTION_MAX,
         _POLICY_ACTION_INVALID = -EINVAL,
 } PolicyAction;
 
 typedef enum PolicyTargetKind {
-        POLICY_TARGET_GROUP,   /* an IOMMU group id */
+        POLICY_TARGET_GROUP, /* an IOMMU group id */
         POLICY_TARGET_ADDRESS, /* one PCI function */
-        POLICY_TARGET_ID,      /* vendor:product, either may be a wildcard */
+        POLICY_TARGET_ID, /* vendor:product, either may be a wildcard */
         _POLICY_TARGET_KIND_MAX,
         _POLICY_TARGET_KIND_INVALID = -EINVAL,
 } PolicyTargetKind;
@@ -43,8 +43,8 @@ typedef struct PolicyTarget {
         PolicyTargetKind kind;
         uint32_t group;
         char address[PCI_ADDRESS_MAX]; /* canonical form, as in sysfs */
-        int32_t vendor;                /* -1: any */
-        int32_t product;               /* -1: any */
+        int32_t vendor; /* -1: any */
+        int32_t product; /* -1: any */
 } PolicyTarget;
 
 typedef struct PolicyRule {
@@ -55,7 +55,7 @@ typedef struct PolicyRule {
         PolicyTarget *targets;
         size_t n_targets;
         unsigned actions; /* bit (1u << PolicyAction) for each action listed */
-        char *file;       /* where the rule was written, for log messages */
+        char *file; /* where the rule was written, for log messages */
         unsigned line;
 } PolicyRule;
 
@@ -78,8 +78,7 @@ int policy_load(const char *main_file, const char *dropin_dir, PolicyConfig **re
  * end in a NUL; file names it in messages; dropin restricts it to "rules". Errors as policy_load()'s;
  * after one, p holds what came before the bad value and is only fit for policy_free(). For callers
  * that have the text rather than a file, such as tests/fuzz. */
-int policy_load_text(PolicyConfig *p, const char *file, const char *text, size_t size, bool dropin,
-                     char **ret_error);
+int policy_load_text(PolicyConfig *p, const char *file, const char *text, size_t size, bool dropin, char **ret_error);
 
 /* The configuration with no file at all. */
 int policy_new_default(PolicyConfig **ret);
@@ -94,14 +93,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(PolicyConfig *, policy_free);
  * cover the group: they name the group id, or every endpoint of it (bridges excluded, at least one
  * endpoint) is matched by an address or vendor:product target of that rule. Looks users and groups
  * up through NSS, so it may block on a remote directory just as the bus's own credential checks do. */
-bool policy_allows(
-                const PolicyConfig *p,
-                uid_t uid,
-                gid_t gid,
-                const gid_t *gids,
-                size_t n_gids,
-                PolicyAction action,
-                const Group *g);
+bool policy_allows(const PolicyConfig *p, uid_t uid, gid_t gid, const gid_t *gids, size_t n_gids, PolicyAction action,
+                   const Group *g);
 
 /* Whether one rule's targets cover group g, as above. */
 bool policy_rule_covers_group(const PolicyRule *rule, const Group *g);

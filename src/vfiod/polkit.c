@@ -86,13 +86,8 @@ static int append_details(sd_bus_message *m, const char *const *details) {
         return sd_bus_message_close_container(m);
 }
 
-static int polkit_new_query_message(
-                sd_bus *bus,
-                const char *sender,
-                const char *action_id,
-                const char *const *details,
-                uint32_t flags,
-                sd_bus_message **ret) {
+static int polkit_new_query_message(sd_bus *bus, const char *sender, const char *action_id, const char *const *details,
+                                    uint32_t flags, sd_bus_message **ret) {
 
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         int r;
@@ -122,14 +117,8 @@ static int polkit_new_query_message(
         return 0;
 }
 
-int polkit_check_async_details(
-                sd_bus *bus,
-                sd_bus_message *call,
-                const char *action_id,
-                const char *const *details,
-                polkit_done_t done,
-                void *userdata,
-                sd_bus_slot **ret_slot) {
+int polkit_check_async_details(sd_bus *bus, sd_bus_message *call, const char *action_id, const char *const *details,
+                               polkit_done_t done, void *userdata, sd_bus_slot **ret_slot) {
 
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
@@ -155,13 +144,14 @@ int polkit_check_async_details(
         q = calloc(1, sizeof(PolkitQuery));
         if (!q)
                 return -ENOMEM;
-        *q = (PolkitQuery) { .done = done, .userdata = userdata, .action_id = strdup(action_id) };
+        *q = (PolkitQuery){ .done = done, .userdata = userdata, .action_id = strdup(action_id) };
         if (!q->action_id) {
                 polkit_query_free(q);
                 return -ENOMEM;
         }
 
-        r = sd_bus_call_async(bus, &slot, m, polkit_reply_handler, q, interactive ? POLKIT_INTERACTIVE_TIMEOUT_USEC : 0);
+        r = sd_bus_call_async(bus, &slot, m, polkit_reply_handler, q,
+                              interactive ? POLKIT_INTERACTIVE_TIMEOUT_USEC : 0);
         if (r < 0) {
                 polkit_query_free(q);
                 return r;
@@ -184,13 +174,8 @@ int polkit_check_async_details(
         return 0;
 }
 
-int polkit_check_async(
-                sd_bus *bus,
-                sd_bus_message *call,
-                const char *action_id,
-                polkit_done_t done,
-                void *userdata,
-                sd_bus_slot **ret_slot) {
+int polkit_check_async(sd_bus *bus, sd_bus_message *call, const char *action_id, polkit_done_t done, void *userdata,
+                       sd_bus_slot **ret_slot) {
 
         return polkit_check_async_details(bus, call, action_id, NULL, done, userdata, ret_slot);
 }

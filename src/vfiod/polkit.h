@@ -9,7 +9,7 @@
 #include <systemd/sd-bus.h>
 
 #define POLKIT_ACTION_ACQUIRE "org.vfiod1.acquire"
-#define POLKIT_ACTION_MANAGE "org.vfiod1.manage"
+#define POLKIT_ACTION_MANAGE  "org.vfiod1.manage"
 
 /* The answer. r == 0: polkit answered, authorized says what. r < 0: no answer (polkit not on the
  * bus, an error, a timeout, the connection closed) and authorized is false: deny. r == -ENOKEY:
@@ -26,19 +26,8 @@ typedef void (*polkit_done_t)(int r, bool authorized, void *userdata);
  * With ret_slot, the caller owns the pending check: unreferencing the slot cancels it and done is
  * never called. Without, the check runs to the end on its own and userdata must live until done.
  * Returns 0 or -errno (then done is never called). */
-int polkit_check_async(
-                sd_bus *bus,
-                sd_bus_message *call,
-                const char *action_id,
-                polkit_done_t done,
-                void *userdata,
-                sd_bus_slot **ret_slot);
+int polkit_check_async(sd_bus *bus, sd_bus_message *call, const char *action_id, polkit_done_t done, void *userdata,
+                       sd_bus_slot **ret_slot);
 
-int polkit_check_async_details(
-                sd_bus *bus,
-                sd_bus_message *call,
-                const char *action_id,
-                const char *const *details,
-                polkit_done_t done,
-                void *userdata,
-                sd_bus_slot **ret_slot);
+int polkit_check_async_details(sd_bus *bus, sd_bus_message *call, const char *action_id, const char *const *details,
+                               polkit_done_t done, void *userdata, sd_bus_slot **ret_slot);

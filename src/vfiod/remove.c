@@ -191,8 +191,8 @@ static int removal_ask(Removal *r, Lease *l, Group *g) {
         inventory_set_group_state(m->inventory, g, GROUP_RELEASING);
         lease_bus_emit_changed(m, l);
         lease_send_release_requested(l, "the administrator unassigns the group", l->deadline_usec);
-        log_info("Asked the owner of lease %u to release IOMMU group %" PRIu32 " within %" PRIu64 " s (%s).",
-                 l->id, g->id, r->timeout_usec / 1000000, remove_mode_table[r->mode]);
+        log_info("Asked the owner of lease %u to release IOMMU group %" PRIu32 " within %" PRIu64 " s (%s).", l->id,
+                 g->id, r->timeout_usec / 1000000, remove_mode_table[r->mode]);
         return sd_event_add_time_relative(m->event, &r->timer, CLOCK_MONOTONIC, r->timeout_usec, 0, on_deadline, r);
 }
 
@@ -214,8 +214,14 @@ int remove_start(Manager *m, Group *g, RemoveMode mode, uint64_t timeout_usec, c
         r = calloc(1, sizeof(Removal));
         if (!r)
                 return -ENOMEM;
-        *r = (Removal) { .manager = m, .group = g->id, .lease = l->id, .mode = mode, .timeout_usec = timeout_usec,
-                         .options = *o, .done = done, .userdata = userdata };
+        *r = (Removal){ .manager = m,
+                        .group = g->id,
+                        .lease = l->id,
+                        .mode = mode,
+                        .timeout_usec = timeout_usec,
+                        .options = *o,
+                        .done = done,
+                        .userdata = userdata };
         l->removal = r;
         k = mode == REMOVE_KILL ? removal_kill(r, l) : removal_ask(r, l, g);
         if (k < 0) {

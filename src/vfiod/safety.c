@@ -58,7 +58,7 @@ void safety_report_done(SafetyReport *r) {
                 free(e->reason);
         }
         free(r->entries);
-        *r = (SafetyReport) {};
+        *r = (SafetyReport){};
 }
 
 _printf_(3, 4) static int report_add(SafetyReport *r, const char *address, const char *format, ...) {

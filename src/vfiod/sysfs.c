@@ -70,8 +70,7 @@ static int read_device_attr(const char *root, const char *address, const char *a
         return read_full_file(path, ret);
 }
 
-static int read_device_hex(const char *root, const char *address, const char *attr, uint32_t max,
-                           uint32_t *ret) {
+static int read_device_hex(const char *root, const char *address, const char *attr, uint32_t max, uint32_t *ret) {
         _cleanup_free_ char *text = NULL;
         int r;
 

@@ -13,8 +13,8 @@
 #define IOMMU_INFO_BUF 4096
 
 static const char *const iommu_model_table[_IOMMU_MODEL_MAX] = {
-        [IOMMU_TYPE1V2] = "Type1v2",         [IOMMU_TYPE1] = "Type1",   [IOMMU_SPAPR_TCE_V2] = "sPAPRTCEv2",
-        [IOMMU_SPAPR_TCE] = "sPAPRTCE",      [IOMMU_NOIOMMU] = "NoIOMMU", [IOMMU_IOMMUFD] = "iommufd",
+        [IOMMU_TYPE1V2] = "Type1v2",    [IOMMU_TYPE1] = "Type1",     [IOMMU_SPAPR_TCE_V2] = "sPAPRTCEv2",
+        [IOMMU_SPAPR_TCE] = "sPAPRTCE", [IOMMU_NOIOMMU] = "NoIOMMU", [IOMMU_IOMMUFD] = "iommufd",
 };
 
 /* The VFIO extension id of each legacy model, in order of preference. */
@@ -110,7 +110,7 @@ static int parse_iova_cap(const uint8_t *buf, size_t size, uint32_t offset, Iova
                         if (!r)
                                 return -ENOMEM;
                         for (uint32_t i = 0; i < c->nr_iovas; i++)
-                                r[i] = (IovaRange) { c->iova_ranges[i].start, c->iova_ranges[i].end };
+                                r[i] = (IovaRange){ c->iova_ranges[i].start, c->iova_ranges[i].end };
                         *ret = r;
                         *ret_n = c->nr_iovas;
                         return 0;
@@ -134,8 +134,8 @@ int vfio_query_iommu(int container_fd, IovaRange **ret_ranges, size_t *ret_n, ui
         info->argsz = IOMMU_INFO_BUF;
         if (ioctl(container_fd, VFIO_IOMMU_GET_INFO, info) < 0)
                 return negative_errno();
-        r = parse_iova_cap(buf, IOMMU_INFO_BUF, (info->flags & VFIO_IOMMU_INFO_CAPS) ? info->cap_offset : 0,
-                           ret_ranges, ret_n);
+        r = parse_iova_cap(buf, IOMMU_INFO_BUF, (info->flags & VFIO_IOMMU_INFO_CAPS) ? info->cap_offset : 0, ret_ranges,
+                           ret_n);
         if (r < 0)
                 return r;
         *ret_page_sizes = (info->flags & VFIO_IOMMU_INFO_PGSIZES) ? info->iova_pgsizes : 0;

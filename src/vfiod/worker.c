@@ -19,7 +19,7 @@ struct Worker {
         sd_event_source *timer_source;
         size_t result_size;
         void *result;
-        bool reported;  /* the child wrote its result */
+        bool reported; /* the child wrote its result */
         bool timed_out; /* the owner has been told about the deadline */
         worker_done_t done;
         void *userdata;
@@ -63,8 +63,8 @@ static int on_child_exit(sd_event_source *s, const siginfo_t *si, void *userdata
         int error;
 
         if (read_report(w, &error) < 0) {
-                log_warning("Worker process %d died without a report (code %d, status %d).", (int) w->pid,
-                            si->si_code, si->si_status);
+                log_warning("Worker process %d died without a report (code %d, status %d).", (int) w->pid, si->si_code,
+                            si->si_status);
                 error = -ECHILD;
         }
         w->pid = 0;

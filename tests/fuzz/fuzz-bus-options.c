@@ -142,16 +142,15 @@ static int append_value(sd_bus_message *m, const char *type, const char *value, 
                 uint8_t y = (uint8_t) u;
                 uint16_t q = (uint16_t) u;
                 uint32_t w = (uint32_t) u;
-                const void *p = type[0] == 'y' ? (const void *) &y
-                              : strchr("nq", type[0]) ? (const void *) &q
-                              : strchr("iu", type[0]) ? (const void *) &w
-                                                      : (const void *) &u;
+                const void *p = type[0] == 'y'          ? (const void *) &y
+                                : strchr("nq", type[0]) ? (const void *) &q
+                                : strchr("iu", type[0]) ? (const void *) &w
+                                                        : (const void *) &u;
 
                 return sd_bus_message_append_basic(m, type[0], p);
         }
         if (streq(type, "b"))
-                return sd_bus_message_append(m, "b",
-                                             (int) (streq(value, "true") || strtol(value, NULL, 0) != 0));
+                return sd_bus_message_append(m, "b", (int) (streq(value, "true") || strtol(value, NULL, 0) != 0));
         if (streq(type, "d"))
                 return sd_bus_message_append(m, "d", strtod(value, NULL));
         if (streq(type, "s") || streq(type, "o") || streq(type, "g"))
@@ -208,8 +207,7 @@ static void model_entry(Model *model, const char *key, const char *type, const c
         }
         if (strlen(type) != 1 || type[0] != model->method->types[i]) {
                 model->r = -EBADRQC;
-                fuzz_check(asprintf(&model->error, "Option '%s' takes type '%c'.", key,
-                                    model->method->types[i]) >= 0);
+                fuzz_check(asprintf(&model->error, "Option '%s' takes type '%c'.", key, model->method->types[i]) >= 0);
                 return;
         }
         switch (type[0]) {
@@ -293,8 +291,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
         fuzz_check(sd_bus_message_new_method_call(bus, &m, "org.vfiod1", "/org/vfiod1", "org.vfiod1.Manager",
                                                   model.method->name) >= 0);
-        if (sd_bus_message_append_basic(m, 's', target) < 0 ||
-            sd_bus_message_open_container(m, 'a', "{sv}") < 0)
+        if (sd_bus_message_append_basic(m, 's', target) < 0 || sd_bus_message_open_container(m, 'a', "{sv}") < 0)
                 goto skip;
         for (line = *eol ? eol + 1 : eol; *line; line = *eol ? eol + 1 : eol) {
                 eol = strchrnul(line, '\n');
@@ -313,12 +310,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         for (size_t i = 0; i < ELEMENTSOF(model.method->options) && model.method->options[i]; i++) {
                 char type = model.method->types[i];
 
-                specs[n_specs++] = (OptionSpec) {
+                specs[n_specs++] = (OptionSpec){
                         .name = model.method->options[i],
                         .type = type,
-                        .dest = type == 'b' ? (void *) &parsed.b[i]
-                              : type == 't' ? (void *) &parsed.t[i]
-                                            : (void *) &parsed.s[i],
+                        .dest = type == 'b'   ? (void *) &parsed.b[i]
+                                : type == 't' ? (void *) &parsed.t[i]
+                                              : (void *) &parsed.s[i],
                 };
         }
         fuzz_check(sd_bus_message_read(m, "s", &read_target) > 0);

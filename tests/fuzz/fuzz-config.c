@@ -19,7 +19,7 @@
 #include "policy.h"
 
 #define USEC_PER_SEC UINT64_C(1000000)
-#define FILES_MAX 8
+#define FILES_MAX    8
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
         /* policy.c logs nothing while loading, but keep debug output out of the fuzzer's way. */
@@ -54,8 +54,7 @@ static void check_error(const char *error, const char *file, unsigned lines) {
         fuzz_check(startswith(end, ": ") && end[2] != '\0');
 }
 
-static void check_config(const PolicyConfig *c, char *const files[], const unsigned lines[],
-                         size_t n_files) {
+static void check_config(const PolicyConfig *c, char *const files[], const unsigned lines[], size_t n_files) {
         static const char *const modes[] = { "fail", "soft", "hard", "kill" };
         bool mode_ok = false;
 
@@ -82,8 +81,7 @@ static void check_config(const PolicyConfig *c, char *const files[], const unsig
 
                         fuzz_check(t->kind >= 0 && t->kind < _POLICY_TARGET_KIND_MAX);
                         if (t->kind == POLICY_TARGET_ADDRESS)
-                                fuzz_check(pci_address_parse(t->address, again) == 0 &&
-                                           streq(again, t->address));
+                                fuzz_check(pci_address_parse(t->address, again) == 0 && streq(again, t->address));
                         if (t->kind == POLICY_TARGET_ID)
                                 fuzz_check(t->vendor >= -1 && t->vendor <= 0xffff && t->product >= -1 &&
                                            t->product <= 0xffff);
@@ -173,8 +171,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 if (n_files == 0)
                         files[n_files] = strdup("/etc/vfiod/vfiod.json");
                 else
-                        fuzz_check(asprintf(&files[n_files], "/etc/vfiod/vfiod.d/%02zu-fuzz.json",
-                                            n_files) >= 0);
+                        fuzz_check(asprintf(&files[n_files], "/etc/vfiod/vfiod.d/%02zu-fuzz.json", n_files) >= 0);
                 fuzz_check(files[n_files]);
                 lines[n_files] = count_lines(part, part_size);
 

@@ -60,8 +60,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         for (size_t i = 0; i < n; i++) {
                 fuzz_check(regions[i].start <= regions[i].end);
                 fuzz_check(region_type_to_string(regions[i].type));
-                fuzz_check(region_type_from_string(region_type_to_string(regions[i].type)) ==
-                           regions[i].type);
+                fuzz_check(region_type_from_string(region_type_to_string(regions[i].type)) == regions[i].type);
                 fprintf(f, "0x%016" PRIx64 " 0x%016" PRIx64 " %s\n", regions[i].start, regions[i].end,
                         region_type_to_string(regions[i].type));
         }

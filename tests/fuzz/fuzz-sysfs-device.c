@@ -65,14 +65,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
         fuzz_check(root_fd >= 0);
         fuzz_check(mkdirat(root_fd, "bus", 0755) >= 0 && mkdirat(root_fd, "bus/pci", 0755) >= 0 &&
                    mkdirat(root_fd, "bus/pci/devices", 0755) >= 0 &&
-                   mkdirat(root_fd, "bus/pci/devices/" ADDRESS, 0755) >= 0 &&
-                   mkdirat(root_fd, "modules", 0755) >= 0);
+                   mkdirat(root_fd, "bus/pci/devices/" ADDRESS, 0755) >= 0 && mkdirat(root_fd, "modules", 0755) >= 0);
         return 0;
 }
 
 static bool is_none(const uint8_t *part, size_t size) {
-        return (size == 6 && memcmp(part, "(none)", 6) == 0) ||
-               (size == 7 && memcmp(part, "(none)\n", 7) == 0);
+        return (size == 6 && memcmp(part, "(none)", 6) == 0) || (size == 7 && memcmp(part, "(none)\n", 7) == 0);
 }
 
 static void write_file(const char *relative, const uint8_t *data, size_t size) {
@@ -211,8 +209,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (r == 0) {
                 fuzz_check(driver && *driver);
                 if (!streq(driver, "vfio-pci"))
-                        fuzz_check(present[PART_MODALIAS] && startswith(text[PART_MODALIAS], "pci:") &&
-                                   alias && memmem(alias, alias_size, driver, strlen(driver)));
+                        fuzz_check(present[PART_MODALIAS] && startswith(text[PART_MODALIAS], "pci:") && alias &&
+                                   memmem(alias, alias_size, driver, strlen(driver)));
         }
 
         for (int p = 0; p < _PART_MAX; p++)

@@ -21,12 +21,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 /* Aborts (a crash to libFuzzer, a failure to the replay test) when a property of a parser does not
  * hold; unlike assert() it is never compiled out. */
-#define fuzz_check(expr)                                                                                    \
-        do {                                                                                                \
-                if (!(expr)) {                                                                              \
-                        fprintf(stderr, "%s:%d: fuzz check failed: %s\n", __FILE__, __LINE__, #expr);       \
-                        abort();                                                                            \
-                }                                                                                           \
+#define fuzz_check(expr)                                                                                               \
+        do {                                                                                                           \
+                if (!(expr)) {                                                                                         \
+                        fprintf(stderr, "%s:%d: fuzz check failed: %s\n", __FILE__, __LINE__, #expr);                  \
+                        abort();                                                                                       \
+                }                                                                                                      \
         } while (0)
 
 /* A NUL-terminated copy of data[0..size), as the parsers get their text from files and messages;

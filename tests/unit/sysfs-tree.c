@@ -250,8 +250,7 @@ int sysfs_tree_add_device(SysfsTree *t, const SysfsTreeDevice *d) {
                 if (asprintf(&group_link, "%s/iommu_group", dir) < 0 ||
                     asprintf(&group_target, "../../../../kernel/iommu_groups/%" PRIu32, d->group) < 0 ||
                     asprintf(&member_target, "../../../../bus/pci/devices/%s", d->address) < 0 ||
-                    !(member_link = path_join(t, "kernel/iommu_groups/%" PRIu32 "/devices/%s", d->group,
-                                              d->address)))
+                    !(member_link = path_join(t, "kernel/iommu_groups/%" PRIu32 "/devices/%s", d->group, d->address)))
                         return -ENOMEM;
                 if (symlink(group_target, group_link) < 0 || symlink(member_target, member_link) < 0)
                         return negative_errno();
@@ -324,8 +323,8 @@ int sysfs_tree_add_region(SysfsTree *t, uint32_t group, uint64_t start, uint64_t
         if (r < 0)
                 return r;
         path = path_join(t, "kernel/iommu_groups/%" PRIu32 "/reserved_regions", group);
-        if (!path || asprintf(&line, "0x%016llx 0x%016llx %s\n", (unsigned long long) start,
-                              (unsigned long long) end, type) < 0)
+        if (!path ||
+            asprintf(&line, "0x%016llx 0x%016llx %s\n", (unsigned long long) start, (unsigned long long) end, type) < 0)
                 return -ENOMEM;
         return write_text(path, line, true);
 }
@@ -350,7 +349,7 @@ int sysfs_tree_add_groups(SysfsTree *t, unsigned n) {
                 int r;
 
                 sysfs_tree_nth_address(i, address);
-                r = sysfs_tree_add_device(t, &(SysfsTreeDevice) {
+                r = sysfs_tree_add_device(t, &(SysfsTreeDevice){
                                                      .address = address,
                                                      .group = i,
                                                      .vendor = 0x1234,

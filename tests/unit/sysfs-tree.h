@@ -16,7 +16,7 @@ typedef struct SysfsTree SysfsTree;
 
 typedef struct SysfsTreeDevice {
         const char *address; /* canonical, as the kernel names it: "0000:01:01.0" */
-        uint32_t group;      /* or SYSFS_TREE_NO_GROUP */
+        uint32_t group; /* or SYSFS_TREE_NO_GROUP */
         uint16_t vendor;
         uint16_t product;
         uint32_t class;

@@ -158,8 +158,8 @@ static void target_address_names_a_device(void) {
 }
 
 static void target_rejects_what_is_neither(void) {
-        static const char *const bad[] = { "", "zz", "-1", "012", "4294967295", "1:01.0", "0000:01:20.0",
-                                           "12a", "group12" };
+        static const char *const bad[] = { "",       "zz",           "-1",  "012",    "4294967295",
+                                           "1:01.0", "0000:01:20.0", "12a", "group12" };
         Target t;
 
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -169,19 +169,11 @@ static void target_rejects_what_is_neither(void) {
         }
 }
 
-TESTS_MAIN(TEST_CASE(address_accepts_full_form),
-           TEST_CASE(address_without_domain_means_domain_0000),
-           TEST_CASE(address_upper_case_is_normalised),
-           TEST_CASE(address_accepts_long_vmd_domain),
-           TEST_CASE(address_rejects_short_fields),
-           TEST_CASE(address_rejects_device_above_1f),
-           TEST_CASE(address_rejects_function_above_7),
-           TEST_CASE(address_rejects_trailing_junk),
-           TEST_CASE(address_rejects_leading_junk_and_wrong_separators),
-           TEST_CASE(address_rejects_empty_and_null),
-           TEST_CASE(group_id_accepts_decimal),
-           TEST_CASE(group_id_rejects_sign_leading_zero_junk_and_empty),
-           TEST_CASE(group_id_rejects_uint32_max_and_beyond),
-           TEST_CASE(target_group_id_names_a_group),
-           TEST_CASE(target_address_names_a_device),
-           TEST_CASE(target_rejects_what_is_neither))
+TESTS_MAIN(TEST_CASE(address_accepts_full_form), TEST_CASE(address_without_domain_means_domain_0000),
+           TEST_CASE(address_upper_case_is_normalised), TEST_CASE(address_accepts_long_vmd_domain),
+           TEST_CASE(address_rejects_short_fields), TEST_CASE(address_rejects_device_above_1f),
+           TEST_CASE(address_rejects_function_above_7), TEST_CASE(address_rejects_trailing_junk),
+           TEST_CASE(address_rejects_leading_junk_and_wrong_separators), TEST_CASE(address_rejects_empty_and_null),
+           TEST_CASE(group_id_accepts_decimal), TEST_CASE(group_id_rejects_sign_leading_zero_junk_and_empty),
+           TEST_CASE(group_id_rejects_uint32_max_and_beyond), TEST_CASE(target_group_id_names_a_group),
+           TEST_CASE(target_address_names_a_device), TEST_CASE(target_rejects_what_is_neither))

@@ -15,9 +15,9 @@
 #include "tests.h"
 #include "tmpdir.h"
 
-#define MLX5 "0000:01:00.0"
-#define MLX5_OTHER "0000:01:00.1"
-#define E1000E "0000:02:00.0"
+#define MLX5        "0000:01:00.0"
+#define MLX5_OTHER  "0000:01:00.1"
+#define E1000E      "0000:02:00.0"
 #define NO_MODALIAS "0000:03:00.0"
 
 /* What the current case made, freed after it whether it passed or not. */
@@ -41,7 +41,7 @@ static const char *root(void) {
 }
 
 static void add_device(const char *address, uint16_t vendor, uint16_t product, const char *drv) {
-        int r = sysfs_tree_add_device(tree, &(SysfsTreeDevice) { address, 1, vendor, product, 0x020000, drv, -1 });
+        int r = sysfs_tree_add_device(tree, &(SysfsTreeDevice){ address, 1, vendor, product, 0x020000, drv, -1 });
         if (r < 0)
                 test_fail("sysfs_tree_add_device(%s): %s", address, strerror(-r));
 }
@@ -146,7 +146,8 @@ static void host_driver_for(const char *address, const char *expected) {
                 test_fail("bind_host_driver_for(%s): %s", address, strerror(-r));
         check_int(r, ==, expected ? 1 : 0);
         if (!streq_ptr(found, expected))
-                test_fail("bind_host_driver_for(%s) = %s, expected %s", address, found ?: "(null)", expected ?: "(null)");
+                test_fail("bind_host_driver_for(%s) = %s, expected %s", address, found ?: "(null)",
+                          expected ?: "(null)");
 }
 
 static void host_driver_is_the_matching_host_alias(void) {

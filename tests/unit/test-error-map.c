@@ -28,8 +28,8 @@ static void error_names_map_to_contract_exit_codes(void) {
 
                 /* Whatever errno the call returned, the name decides. */
                 if (vfiod_exit_code(&e, -EIO) != c->exit_code || vfiod_exit_code(&e, -EACCES) != c->exit_code)
-                        test_fail("%s gives exit code %d, the contract says %d", c->name,
-                                  vfiod_exit_code(&e, -EIO), c->exit_code);
+                        test_fail("%s gives exit code %d, the contract says %d", c->name, vfiod_exit_code(&e, -EIO),
+                                  c->exit_code);
         }
 }
 
@@ -133,12 +133,8 @@ static void error_set_unnamed_errno_stays_generic(void) {
         check_int(vfiod_exit_code(&e, -EIO), ==, 1);
 }
 
-TESTS_MAIN(TEST_CASE(error_names_map_to_contract_exit_codes),
-           TEST_CASE(access_denied_exits_5),
-           TEST_CASE(bare_errno_exit_codes),
-           TEST_CASE(error_name_round_trips_through_errno),
-           TEST_CASE(error_map_covers_exactly_the_contract),
-           TEST_CASE(core_errnos_have_the_documented_names),
-           TEST_CASE(error_set_names_and_returns_errno),
-           TEST_CASE(error_set_permission_is_access_denied),
+TESTS_MAIN(TEST_CASE(error_names_map_to_contract_exit_codes), TEST_CASE(access_denied_exits_5),
+           TEST_CASE(bare_errno_exit_codes), TEST_CASE(error_name_round_trips_through_errno),
+           TEST_CASE(error_map_covers_exactly_the_contract), TEST_CASE(core_errnos_have_the_documented_names),
+           TEST_CASE(error_set_names_and_returns_errno), TEST_CASE(error_set_permission_is_access_denied),
            TEST_CASE(error_set_unnamed_errno_stays_generic))

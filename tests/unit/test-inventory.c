@@ -98,7 +98,7 @@ static void record(Inventory *inv, InventoryEvent event, Group *g, Device *d, vo
                 return;
         }
         e = &events[n_events++];
-        *e = (Event) { .event = event };
+        *e = (Event){ .event = event };
         if (g) {
                 e->group = g->id;
                 e->group_findable = inventory_get_group(inv, g->id) == g;
@@ -117,8 +117,8 @@ static void observe(Inventory *inv) {
 
 static const char *event_name(InventoryEvent e) {
         static const char *const names[] = {
-                [INVENTORY_GROUP_ADDED] = "GROUP_ADDED",     [INVENTORY_GROUP_REMOVED] = "GROUP_REMOVED",
-                [INVENTORY_GROUP_CHANGED] = "GROUP_CHANGED", [INVENTORY_DEVICE_ADDED] = "DEVICE_ADDED",
+                [INVENTORY_GROUP_ADDED] = "GROUP_ADDED",       [INVENTORY_GROUP_REMOVED] = "GROUP_REMOVED",
+                [INVENTORY_GROUP_CHANGED] = "GROUP_CHANGED",   [INVENTORY_DEVICE_ADDED] = "DEVICE_ADDED",
                 [INVENTORY_DEVICE_REMOVED] = "DEVICE_REMOVED", [INVENTORY_DEVICE_CHANGED] = "DEVICE_CHANGED",
         };
         return e < ELEMENTSOF(names) ? names[e] : "?";
@@ -130,22 +130,22 @@ static void print_events(void) {
                        events[i].address);
 }
 
-#define check_event(i, ev, grp, addr)                                                                        \
-        do {                                                                                                 \
-                if (n_events <= (i) || events[i].event != (ev) || events[i].group != (grp) ||                \
-                    !streq(events[i].address, strempty(addr))) {                                             \
-                        print_events();                                                                      \
-                        test_fail("event %d is not %s group %u device %s", (int) (i), event_name(ev),        \
-                                  (unsigned) (grp), strempty(addr));                                         \
-                }                                                                                            \
+#define check_event(i, ev, grp, addr)                                                                                  \
+        do {                                                                                                           \
+                if (n_events <= (i) || events[i].event != (ev) || events[i].group != (grp) ||                          \
+                    !streq(events[i].address, strempty(addr))) {                                                       \
+                        print_events();                                                                                \
+                        test_fail("event %d is not %s group %u device %s", (int) (i), event_name(ev),                  \
+                                  (unsigned) (grp), strempty(addr));                                                   \
+                }                                                                                                      \
         } while (0)
 
-#define check_n_events(n)                                                                                    \
-        do {                                                                                                 \
-                if (n_events != (n) || events_overflowed) {                                                  \
-                        print_events();                                                                      \
-                        test_fail("%zu events, expected %d", n_events, (int) (n));                          \
-                }                                                                                            \
+#define check_n_events(n)                                                                                              \
+        do {                                                                                                           \
+                if (n_events != (n) || events_overflowed) {                                                            \
+                        print_events();                                                                                \
+                        test_fail("%zu events, expected %d", n_events, (int) (n));                                     \
+                }                                                                                                      \
         } while (0)
 
 static void q35_groups_and_members_are_sorted(void) {
@@ -181,7 +181,6 @@ static void q35_groups_and_members_are_sorted(void) {
         check(!inventory_get_group(inv, 3));
         check(!inventory_get_group(inv, 99999));
         check(!inventory_get_device(inv, "0000:03:00.0"));
-
 }
 
 static void q35_device_attributes_are_read(void) {
@@ -211,7 +210,6 @@ static void q35_device_attributes_are_read(void) {
         check(d);
         check_int(d->numa_node, ==, 0);
         check_str(d->driver, "snd_hda_intel");
-
 }
 
 static void is_bridge_means_host_pci_pci_or_cardbus(void) {
@@ -219,9 +217,9 @@ static void is_bridge_means_host_pci_pci_or_cardbus(void) {
         Inventory *inv = load(t, 0);
         Device d = {};
 
-        check(device_is_bridge(inventory_get_device(inv, "0000:00:04.0")));  /* PCI-PCI, unbound */
-        check(device_is_bridge(inventory_get_device(inv, "0000:00:1c.0")));  /* root port */
-        check(device_is_bridge(inventory_get_device(inv, "0000:00:00.0")));  /* host bridge: never moves */
+        check(device_is_bridge(inventory_get_device(inv, "0000:00:04.0"))); /* PCI-PCI, unbound */
+        check(device_is_bridge(inventory_get_device(inv, "0000:00:1c.0"))); /* root port */
+        check(device_is_bridge(inventory_get_device(inv, "0000:00:00.0"))); /* host bridge: never moves */
         check(!device_is_bridge(inventory_get_device(inv, "0000:01:01.0")));
         check(!device_is_bridge(inventory_get_device(inv, "0000:02:00.0")));
 
@@ -233,7 +231,6 @@ static void is_bridge_means_host_pci_pci_or_cardbus(void) {
         check(device_is_bridge(&d));
         d.class = 0x060100; /* ISA bridge */
         check(!device_is_bridge(&d));
-
 }
 
 static void viability_follows_drivers(void) {
@@ -252,8 +249,7 @@ static void viability_follows_drivers(void) {
         static const struct {
                 uint32_t group;
                 bool viable;
-        } expected[] = { { 1, false }, { 2, true }, { 3, true }, { 4, true },
-                         { 5, true },  { 6, true }, { 7, false } };
+        } expected[] = { { 1, false }, { 2, true }, { 3, true }, { 4, true }, { 5, true }, { 6, true }, { 7, false } };
         SysfsTree *t = make_tree(devices, ELEMENTSOF(devices));
         Inventory *inv = load(t, 0);
 
@@ -261,8 +257,7 @@ static void viability_follows_drivers(void) {
                 Group *g = inventory_get_group(inv, expected[i].group);
                 check(g);
                 if (group_is_viable(g) != expected[i].viable)
-                        test_fail("group %u: viable is %d, expected %d", g->id, group_is_viable(g),
-                                  expected[i].viable);
+                        test_fail("group %u: viable is %d, expected %d", g->id, group_is_viable(g), expected[i].viable);
         }
 
         check(!device_on_vfio_driver(inventory_get_device(inv, "0000:00:01.0")));
@@ -270,7 +265,6 @@ static void viability_follows_drivers(void) {
         check(!device_on_vfio_driver(inventory_get_device(inv, "0000:00:03.0")));
         check(!device_on_vfio_driver(inventory_get_device(inv, "0000:00:05.0")));
         check(device_on_vfio_driver(inventory_get_device(inv, "0000:00:06.0")));
-
 }
 
 static void state_is_vfio_when_every_endpoint_is_on_vfio(void) {
@@ -300,7 +294,6 @@ static void state_is_vfio_when_every_endpoint_is_on_vfio(void) {
         for (GroupState s = 0; s < _GROUP_STATE_MAX; s++)
                 check_int(group_state_from_string(group_state_to_string(s)), ==, s);
         check_int(group_state_from_string("bogus"), ==, _GROUP_STATE_INVALID);
-
 }
 
 static void reserved_regions_are_read(void) {
@@ -335,7 +328,6 @@ static void reserved_regions_are_read(void) {
         check(g);
         check_uint(g->n_regions, ==, 0);
         check_uint(g->n_devices, ==, 1);
-
 }
 
 static void refresh_after_driver_change_notifies_device_and_group(void) {
@@ -374,7 +366,6 @@ static void refresh_after_driver_change_notifies_device_and_group(void) {
         check_n_events(2);
         check_str(d->driver, "e1000e");
         check(!group_is_viable(d->group));
-
 }
 
 static void removing_last_device_removes_group(void) {
@@ -409,7 +400,6 @@ static void removing_last_device_removes_group(void) {
         inventory_remove_device(inv, "0000:01:01.0");
         inventory_remove_device(inv, "0000:7f:00.0");
         check_n_events(0);
-
 }
 
 static void refresh_of_deleted_device_returns_enoent_and_drops_it(void) {
@@ -429,7 +419,6 @@ static void refresh_of_deleted_device_returns_enoent_and_drops_it(void) {
         n_events = 0;
         check_int(inventory_refresh_device(inv, "0000:7f:00.0"), ==, -ENOENT);
         check_n_events(0);
-
 }
 
 static void load_after_deletions_drops_vanished_devices(void) {
@@ -456,7 +445,6 @@ static void load_after_deletions_drops_vanished_devices(void) {
         g = inventory_get_group(inv, 2);
         check(g);
         check_uint(g->n_devices, ==, 2);
-
 }
 
 static void hotplugged_device_is_added_with_its_group(void) {
@@ -465,8 +453,8 @@ static void hotplugged_device_is_added_with_its_group(void) {
         Device *d;
 
         observe(inv);
-        check_int(sysfs_tree_add_device(t, &(SysfsTreeDevice) { "0000:03:00.0", 11, 0x1af4, 0x1041, 0x020000,
-                                                                "virtio-pci", -1 }),
+        check_int(sysfs_tree_add_device(
+                          t, &(SysfsTreeDevice){ "0000:03:00.0", 11, 0x1af4, 0x1041, 0x020000, "virtio-pci", -1 }),
                   ==, 0);
         check_int(inventory_refresh_device(inv, "0000:03:00.0"), ==, 1);
         check_n_events(3);
@@ -484,8 +472,7 @@ static void hotplugged_device_is_added_with_its_group(void) {
 
         /* A new member of an existing group. */
         n_events = 0;
-        check_int(sysfs_tree_add_device(t, &(SysfsTreeDevice) { "0000:01:03.0", 2, 0x1234, 0x11e8, 0x00ff00,
-                                                                NULL, -1 }),
+        check_int(sysfs_tree_add_device(t, &(SysfsTreeDevice){ "0000:01:03.0", 2, 0x1234, 0x11e8, 0x00ff00, NULL, -1 }),
                   ==, 0);
         check_int(inventory_refresh_device(inv, "0000:01:03.0"), ==, 1);
         check_n_events(2);
@@ -493,7 +480,6 @@ static void hotplugged_device_is_added_with_its_group(void) {
         check_event(1, INVENTORY_GROUP_CHANGED, 2, NULL);
         check_uint(inventory_get_group(inv, 2)->n_devices, ==, 4);
         check_str(inventory_get_group(inv, 2)->devices[3]->address, "0000:01:03.0");
-
 }
 
 static void device_moved_to_another_group_follows(void) {
@@ -503,8 +489,8 @@ static void device_moved_to_another_group_follows(void) {
 
         /* The kernel re-probed the device into a new group. */
         check_int(sysfs_tree_remove_device(t, "0000:00:1b.0"), ==, 0);
-        check_int(sysfs_tree_add_device(t, &(SysfsTreeDevice) { "0000:00:1b.0", 12, 0x8086, 0x293e, 0x040300,
-                                                                "snd_hda_intel", 0 }),
+        check_int(sysfs_tree_add_device(
+                          t, &(SysfsTreeDevice){ "0000:00:1b.0", 12, 0x8086, 0x293e, 0x040300, "snd_hda_intel", 0 }),
                   ==, 0);
         check_int(inventory_refresh_device(inv, "0000:00:1b.0"), ==, 1);
         d = inventory_get_device(inv, "0000:00:1b.0");
@@ -513,7 +499,6 @@ static void device_moved_to_another_group_follows(void) {
         check(!inventory_get_group(inv, 10));
         check(inventory_get_group(inv, 12));
         check_uint(inventory_get_group(inv, 12)->n_devices, ==, 1);
-
 }
 
 static void devices_without_group_are_counted_not_tracked(void) {
@@ -530,7 +515,6 @@ static void devices_without_group_are_counted_not_tracked(void) {
         check(!inventory_get_device(inv, "0000:00:02.0"));
         check_int(inventory_refresh_device(inv, "0000:00:02.0"), ==, 0);
         check(!inventory_get_device(inv, "0000:00:02.0"));
-
 }
 
 static void unreadable_device_is_skipped(void) {
@@ -545,7 +529,6 @@ static void unreadable_device_is_skipped(void) {
         check(!inventory_get_device(inv, "0000:01:02.0"));
         check_uint(inv->n_devices, ==, ELEMENTSOF(q35) - 1);
         check_int(inventory_refresh_device(inv, "0000:01:02.0"), ==, -EINVAL);
-
 }
 
 static void four_thousand_groups_load_and_free(void) {
@@ -579,7 +562,6 @@ static void four_thousand_groups_load_and_free(void) {
         check_int(inventory_load(inv), ==, 0);
         check_n_events(0);
         check_uint(inv->n_groups, ==, n);
-
 }
 
 int main(void) {

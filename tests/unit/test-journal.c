@@ -162,14 +162,16 @@ static const struct {
         { "group-11.json", "{ \"group\": 4294967295, \"state\": \"vfio\", \"devices\": [] }" },
         { "group-13.json", "{ \"group\": 13, \"state\": \"vfio\", \"devices\": "
                            "[ { \"address\": \"zz\", \"original_driver\": null, \"vfio_driver\": \"vfio-pci\" } ] }" },
-        { "group-14.json", "{ \"group\": 14, \"state\": \"vfio\", \"devices\": "
-                           "[ { \"address\": \"0000:01:00.0\", \"original_driver\": 3, \"vfio_driver\": \"vfio-pci\" } ] }" },
+        { "group-14.json",
+          "{ \"group\": 14, \"state\": \"vfio\", \"devices\": "
+          "[ { \"address\": \"0000:01:00.0\", \"original_driver\": 3, \"vfio_driver\": \"vfio-pci\" } ] }" },
         { "group-15.json", "{ \"group\": 15, \"state\": \"vfio\", \"devices\": "
                            "[ { \"original_driver\": \"nvme\", \"vfio_driver\": \"vfio-pci\" } ] }" },
         { "group-16.json", "{ \"group\": 16, \"state\": \"vfio\", \"devices\": [ \"0000:01:00.0\" ] }" },
         { "group-17.json", "[ 17, \"vfio\" ]" },
-        { "group-18.json", "{ \"group\": 18, \"state\": \"vfio\", \"devices\": "
-                           "[ { \"address\": \"0000:01:00.0\", \"original_driver\": \"nvme\", \"vfio_driver\": true } ] }" },
+        { "group-18.json",
+          "{ \"group\": 18, \"state\": \"vfio\", \"devices\": "
+          "[ { \"address\": \"0000:01:00.0\", \"original_driver\": \"nvme\", \"vfio_driver\": true } ] }" },
         { "group-19.json", "{ \"group\": 19, \"state\": \"vfio\", \"devices\": "
                            "[ { \"address\": \"0000:01:00.0 \", \"vfio_driver\": \"vfio-pci\" } ] }" },
 };
@@ -190,8 +192,8 @@ static void journal_load_all_ignores_other_names(void) {
         new_dir();
         check_int(journal_write(dir, 7, GROUP_VFIO, two_moves, 1), ==, 0);
         /* A temporary file left by a crash mid-write, and what else may lie around. */
-        check_int(tmpdir_write(dir, "group-8.json.tmp",
-                               "{ \"group\": 8, \"state\": \"vfio\", \"devices\": [] }"), ==, 0);
+        check_int(tmpdir_write(dir, "group-8.json.tmp", "{ \"group\": 8, \"state\": \"vfio\", \"devices\": [] }"), ==,
+                  0);
         check_int(tmpdir_write(dir, "assignments.json", "{ \"devices\": [] }"), ==, 0);
         check_int(tmpdir_write(dir, "group-9.txt", "{ \"group\": 9, \"state\": \"vfio\", \"devices\": [] }"), ==, 0);
 

@@ -100,17 +100,17 @@ static void regions_bad_line_fails_whole_parse(void) {
 
 static void regions_malformed_lines_rejected(void) {
         static const char *const bad[] = {
-                "0x00000000fee00000 0x00000000feefffff\n",         /* no type */
-                "0x00000000fee00000 msi\n",                        /* no end */
-                "0x00000000fee00000  0x00000000feefffff msi\n",    /* two blanks */
-                "0x00000000fee00000 0x00000000feefffff msi \n",    /* trailing blank */
-                "0x00000000fee00000\t0x00000000feefffff msi\n",    /* tab */
-                "00000000fee00000 0x00000000feefffff msi\n",       /* no 0x */
-                "0x00000000fee00000 0x00000000feefffff MSI\n",     /* type is case-sensitive */
-                " 0x00000000fee00000 0x00000000feefffff msi\n",    /* leading blank */
-                "0x-0000000fee00000 0x00000000feefffff msi\n",     /* sign */
-                "0x00000000fee00000 0x10000000000000000 msi\n",    /* beyond 64 bits */
-                "0xfee00000g 0x00000000feefffff msi\n",            /* junk in number */
+                "0x00000000fee00000 0x00000000feefffff\n", /* no type */
+                "0x00000000fee00000 msi\n", /* no end */
+                "0x00000000fee00000  0x00000000feefffff msi\n", /* two blanks */
+                "0x00000000fee00000 0x00000000feefffff msi \n", /* trailing blank */
+                "0x00000000fee00000\t0x00000000feefffff msi\n", /* tab */
+                "00000000fee00000 0x00000000feefffff msi\n", /* no 0x */
+                "0x00000000fee00000 0x00000000feefffff MSI\n", /* type is case-sensitive */
+                " 0x00000000fee00000 0x00000000feefffff msi\n", /* leading blank */
+                "0x-0000000fee00000 0x00000000feefffff msi\n", /* sign */
+                "0x00000000fee00000 0x10000000000000000 msi\n", /* beyond 64 bits */
+                "0xfee00000g 0x00000000feefffff msi\n", /* junk in number */
         };
 
         FOREACH_ARRAY(i, bad, ELEMENTSOF(bad))
@@ -182,9 +182,9 @@ static void sysfs_hex_rejects_overflow(void) {
 }
 
 static void sysfs_hex_rejects_junk(void) {
-        static const char *const bad[] = { "8086\n", "0x\n", "0x", "", "\n", "0x8086\n\n", "0x8086 \n",
-                                           " 0x8086\n", "0x 8086", "0x-1\n", "-0x1\n", "0x8086x\n",
-                                           "0x80g6\n", "0x8086\nx", "x0x8086" };
+        static const char *const bad[] = { "8086\n",     "0x\n",      "0x",        "",          "\n",
+                                           "0x8086\n\n", "0x8086 \n", " 0x8086\n", "0x 8086",   "0x-1\n",
+                                           "-0x1\n",     "0x8086x\n", "0x80g6\n",  "0x8086\nx", "x0x8086" };
 
         FOREACH_ARRAY(i, bad, ELEMENTSOF(bad))
                 check_hex(*i, UINT32_MAX, -EINVAL, 0);
@@ -214,28 +214,19 @@ static void sysfs_int_limits(void) {
 }
 
 static void sysfs_int_rejects_junk(void) {
-        static const char *const bad[] = { "", "\n", "-", "-\n", "+1\n", " 1\n", "1 \n", "1\n\n",
-                                           "1x\n", "0x10\n", "--1\n", "1.0\n", "abc" };
+        static const char *const bad[] = { "",      "\n",   "-",      "-\n",   "+1\n",  " 1\n", "1 \n",
+                                           "1\n\n", "1x\n", "0x10\n", "--1\n", "1.0\n", "abc" };
 
         FOREACH_ARRAY(i, bad, ELEMENTSOF(bad))
                 check_int_attr(*i, -EINVAL, 0);
 }
 
-TESTS_MAIN(TEST_CASE(regions_parses_kernel_output),
-           TEST_CASE(regions_last_line_needs_no_newline),
-           TEST_CASE(regions_full_64bit_range),
-           TEST_CASE(regions_single_address_region),
-           TEST_CASE(regions_empty_text_is_no_regions),
-           TEST_CASE(regions_bad_line_fails_whole_parse),
-           TEST_CASE(regions_malformed_lines_rejected),
-           TEST_CASE(regions_end_below_start_rejected),
-           TEST_CASE(regions_unknown_type_rejected),
-           TEST_CASE(regions_overlong_line_rejected),
-           TEST_CASE(region_type_round_trips),
-           TEST_CASE(sysfs_hex_reads_kernel_attributes),
-           TEST_CASE(sysfs_hex_max_is_inclusive),
-           TEST_CASE(sysfs_hex_rejects_overflow),
-           TEST_CASE(sysfs_hex_rejects_junk),
-           TEST_CASE(sysfs_int_reads_numa_node),
-           TEST_CASE(sysfs_int_limits),
+TESTS_MAIN(TEST_CASE(regions_parses_kernel_output), TEST_CASE(regions_last_line_needs_no_newline),
+           TEST_CASE(regions_full_64bit_range), TEST_CASE(regions_single_address_region),
+           TEST_CASE(regions_empty_text_is_no_regions), TEST_CASE(regions_bad_line_fails_whole_parse),
+           TEST_CASE(regions_malformed_lines_rejected), TEST_CASE(regions_end_below_start_rejected),
+           TEST_CASE(regions_unknown_type_rejected), TEST_CASE(regions_overlong_line_rejected),
+           TEST_CASE(region_type_round_trips), TEST_CASE(sysfs_hex_reads_kernel_attributes),
+           TEST_CASE(sysfs_hex_max_is_inclusive), TEST_CASE(sysfs_hex_rejects_overflow),
+           TEST_CASE(sysfs_hex_rejects_junk), TEST_CASE(sysfs_int_reads_numa_node), TEST_CASE(sysfs_int_limits),
            TEST_CASE(sysfs_int_rejects_junk))

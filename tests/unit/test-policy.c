@@ -169,7 +169,8 @@ static void remove_timeout_bounds(void) {
         load_ok("{ \"remove\": { \"timeout_sec\": 0.000001 } }");
         check_uint(config->remove_timeout_usec, ==, 1);
 
-        check_main_error("{ \"remove\": { \"timeout_sec\": 0 } }", 1, "remove.timeout_sec: must be more than 0 and at most 86400 seconds");
+        check_main_error("{ \"remove\": { \"timeout_sec\": 0 } }", 1,
+                         "remove.timeout_sec: must be more than 0 and at most 86400 seconds");
         check_main_error("{ \"remove\": { \"timeout_sec\": -5 } }", 1, "remove.timeout_sec: must be more than 0");
         check_main_error("{ \"remove\": { \"timeout_sec\": 86401 } }", 1, "remove.timeout_sec: must be more than 0");
         check_main_error("{ \"remove\": { \"timeout_sec\": 0.0000001 } }", 1, "remove.timeout_sec: ");
@@ -212,10 +213,8 @@ static void bad_mode_value(void) {
 static void bad_sharing_and_types(void) {
         check_main_error("{\n  \"containers\": { \"sharing\": \"all\" }\n}\n", 2,
                          "containers.sharing: \"all\" is not one of key, per-group");
-        check_main_error("{\n\n  \"containers\": [ \"key\" ]\n}\n", 3,
-                         "containers: expected an object, got an array");
-        check_main_error("{\n  \"allow_noiommu\": \"yes\"\n}\n", 2,
-                         "allow_noiommu: expected a boolean, got a string");
+        check_main_error("{\n\n  \"containers\": [ \"key\" ]\n}\n", 3, "containers: expected an object, got an array");
+        check_main_error("{\n  \"allow_noiommu\": \"yes\"\n}\n", 2, "allow_noiommu: expected a boolean, got a string");
         check_main_error("{\n  \"remove\": { \"grace\": 1 }\n}\n", 2, "remove.grace: unknown key");
         check_main_error("{\n  \"rules\": {}\n}\n", 2, "rules: expected an array, got an object");
 }
@@ -249,12 +248,13 @@ static void bad_target(void) {
                          "    }",
                          14, "rules[1].targets[2]: \"10de:zz\" is not a PCI address, group id or vendor:product");
 
-        static const char *const bad[] = { "012",     "10de",         "10de:123", "10de:12345", "g0de:1234", "**:1234",
+        static const char *const bad[] = { "012",          "10de",    "10de:123", "10de:12345", "g0de:1234", "**:1234",
                                            "0000:01:20.0", "01:00.8", "",         "10de:*:1",   "4294967295" };
         FOREACH_ARRAY(t, bad, ELEMENTSOF(bad)) {
                 _cleanup_free_ char *rule = NULL;
 
-                check(asprintf(&rule, "{ \"users\": [\"a\"], \"targets\": [\"%s\"], \"actions\": [\"acquire\"] }", *t) >= 0);
+                check(asprintf(&rule, "{ \"users\": [\"a\"], \"targets\": [\"%s\"], \"actions\": [\"acquire\"] }",
+                               *t) >= 0);
                 check_rule_error(rule, 9, "rules[1].targets[0]: \"");
                 check(strstr(error, "is not a PCI address, group id or vendor:product"));
         }
@@ -332,7 +332,8 @@ static void odd_keys_print_on_one_line(void) {
 
 /* ---- Drop-ins ---- */
 
-static const char one_rule[] = "{ \"rules\": [ { \"users\": [\"%s\"], \"targets\": [\"1\"], \"actions\": [\"acquire\"] } ] }";
+static const char one_rule[] =
+        "{ \"rules\": [ { \"users\": [\"%s\"], \"targets\": [\"1\"], \"actions\": [\"acquire\"] } ] }";
 
 static void write_rule_file(const char *relative, const char *user) {
         _cleanup_free_ char *text = NULL;
@@ -382,7 +383,9 @@ static void dropin_may_not_set_remove(void) {
 
 static void dropin_error_in_rule_names_dropin(void) {
         write_rule_file("vfiod.d/10-a.json", "a");
-        write_file("vfiod.d/20-b.json", "{ \"rules\": [\n  { \"users\": [\"b\"], \"targets\": [\"1\"],\n    \"actions\": [\"take\"] } ] }\n");
+        write_file(
+                "vfiod.d/20-b.json",
+                "{ \"rules\": [\n  { \"users\": [\"b\"], \"targets\": [\"1\"],\n    \"actions\": [\"take\"] } ] }\n");
         check_load_error("vfiod.d/20-b.json", 3, "rules[0].actions[0]: \"take\" is not one of");
 }
 

@@ -71,20 +71,19 @@ static uint64_t now_usec(void) {
         return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
 }
 
-static const char bus_config[] =
-        "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n"
-        " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
-        "<busconfig>\n"
-        "  <type>custom</type>\n"
-        "  <listen>unix:path=%s/bus</listen>\n"
-        "  <auth>EXTERNAL</auth>\n"
-        "  <policy context=\"default\">\n"
-        "    <allow user=\"*\"/>\n"
-        "    <allow own=\"*\"/>\n"
-        "    <allow send_destination=\"*\"/>\n"
-        "    <allow receive_sender=\"*\"/>\n"
-        "  </policy>\n"
-        "</busconfig>\n";
+static const char bus_config[] = "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n"
+                                 " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
+                                 "<busconfig>\n"
+                                 "  <type>custom</type>\n"
+                                 "  <listen>unix:path=%s/bus</listen>\n"
+                                 "  <auth>EXTERNAL</auth>\n"
+                                 "  <policy context=\"default\">\n"
+                                 "    <allow user=\"*\"/>\n"
+                                 "    <allow own=\"*\"/>\n"
+                                 "    <allow send_destination=\"*\"/>\n"
+                                 "    <allow receive_sender=\"*\"/>\n"
+                                 "  </policy>\n"
+                                 "</busconfig>\n";
 
 /* A dbus-daemon of our own, with no services to activate: polkit is not on it unless we play it. */
 static void start_bus(char **ret_address) {
@@ -153,7 +152,7 @@ static void run_until(const bool *flag, uint64_t timeout_usec) {
                         while ((r = sd_bus_process(*b, NULL)) > 0)
                                 progress = true;
                         check_int(r, >=, 0);
-                        p[n++] = (struct pollfd) { .fd = sd_bus_get_fd(*b), .events = (short) sd_bus_get_events(*b) };
+                        p[n++] = (struct pollfd){ .fd = sd_bus_get_fd(*b), .events = (short) sd_bus_get_events(*b) };
                 }
                 if (!progress && !*flag)
                         (void) poll(p, n, 10);
@@ -252,7 +251,7 @@ static void without_polkit_denies_quickly(void) {
         check_uint(now_usec() - start, <, 2000 * USEC_PER_MSEC);
 
         /* Once only. */
-        run_until(&(bool) { false }, 50 * USEC_PER_MSEC);
+        run_until(&(bool){ false }, 50 * USEC_PER_MSEC);
         check_uint(result.calls, ==, 1);
 }
 
@@ -307,7 +306,7 @@ static void releasing_the_slot_cancels(void) {
         check_slot = sd_bus_slot_unref(check_slot);
 
         run_until(&fake.asked, 5000 * USEC_PER_MSEC);
-        run_until(&(bool) { false }, 100 * USEC_PER_MSEC);
+        run_until(&(bool){ false }, 100 * USEC_PER_MSEC);
         check(!result.called);
 }
 
@@ -325,12 +324,9 @@ static void call_without_sender_is_refused(void) {
 
 int main(void) {
         static const TestCase cases[] = {
-                TEST_CASE(without_polkit_denies_quickly),
-                TEST_CASE(asks_for_the_sender_and_reads_yes),
-                TEST_CASE(reads_no_and_passes_interaction_on),
-                TEST_CASE(challenge_without_interaction_is_enokey),
-                TEST_CASE(releasing_the_slot_cancels),
-                TEST_CASE(call_without_sender_is_refused),
+                TEST_CASE(without_polkit_denies_quickly),      TEST_CASE(asks_for_the_sender_and_reads_yes),
+                TEST_CASE(reads_no_and_passes_interaction_on), TEST_CASE(challenge_without_interaction_is_enokey),
+                TEST_CASE(releasing_the_slot_cancels),         TEST_CASE(call_without_sender_is_refused),
         };
 
         if (system("command -v dbus-daemon >/dev/null 2>&1") != 0) {

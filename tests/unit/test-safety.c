@@ -15,15 +15,15 @@
 #include "tests.h"
 #include "tmpdir.h"
 
-#define NVME_DISK "devices/pci0000:00/0000:00:1c.0/0000:01:00.0/nvme/nvme0/nvme0n1"
-#define NVME_PART NVME_DISK "/nvme0n1p2"
+#define NVME_DISK  "devices/pci0000:00/0000:00:1c.0/0000:01:00.0/nvme/nvme0/nvme0n1"
+#define NVME_PART  NVME_DISK "/nvme0n1p2"
 #define OTHER_DISK "devices/pci0000:00/0000:00:1d.0/0000:05:00.0/host0/target0:0:0/0:0:0:0/block/sda"
-#define ETH0 "devices/pci0000:00/0000:00:1c.0/0000:02:00.0/net/eth0"
-#define ETH1 "devices/pci0000:00/0000:00:1d.0/0000:03:00.0/net/eth1"
+#define ETH0       "devices/pci0000:00/0000:00:1c.0/0000:02:00.0/net/eth0"
+#define ETH1       "devices/pci0000:00/0000:00:1d.0/0000:03:00.0/net/eth1"
 
 /* What the current case made, freed after it whether it passed or not. */
-static char *top;      /* the scratch directory */
-static char *proc;     /* top/proc */
+static char *top; /* the scratch directory */
+static char *proc; /* top/proc */
 static SysfsTree *tree; /* below top */
 static SafetyReport report;
 static char **addresses;
@@ -58,8 +58,8 @@ static void write_proc(const char *relative, const char *text) {
 }
 
 static void add_pci(const char *address) {
-        int r = sysfs_tree_add_device(tree, &(SysfsTreeDevice) { address, SYSFS_TREE_NO_GROUP, 0x1234, 0x11e8,
-                                                                 0x00ff00, NULL, -1 });
+        int r = sysfs_tree_add_device(
+                tree, &(SysfsTreeDevice){ address, SYSFS_TREE_NO_GROUP, 0x1234, 0x11e8, 0x00ff00, NULL, -1 });
         if (r < 0)
                 test_fail("sysfs_tree_add_device(%s): %s", address, strerror(-r));
 }
@@ -144,7 +144,8 @@ static void nothing_is_critical_on_an_idle_host(void) {
         add_net(ETH0, "eth0");
         write_proc("self/mountinfo", "21 1 0:20 / /proc rw,nosuid - proc proc rw\n");
         write_proc("swaps", "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n");
-        write_proc("net/route", "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n");
+        write_proc("net/route",
+                   "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n");
         scan();
         check_uint(report.n, ==, 0);
 }
@@ -175,11 +176,10 @@ static void mounted_block_device_marks_device_and_bridges(void) {
         add_block(NVME_DISK, 259, 0);
         add_block(NVME_PART, 259, 2);
         add_block(OTHER_DISK, 8, 0);
-        write_proc("self/mountinfo",
-                   "21 1 0:20 / /proc rw,nosuid - proc proc rw\n"
-                   "26 1 259:2 / /srv/data rw,relatime shared:1 - ext4 /dev/nvme0n1p2 rw\n"
-                   "27 1 0:25 / /run rw,nosuid shared:5 - tmpfs tmpfs rw\n"
-                   "28 1 8:17 / /mnt/gone rw - ext4 /dev/sdb1 rw\n");
+        write_proc("self/mountinfo", "21 1 0:20 / /proc rw,nosuid - proc proc rw\n"
+                                     "26 1 259:2 / /srv/data rw,relatime shared:1 - ext4 /dev/nvme0n1p2 rw\n"
+                                     "27 1 0:25 / /run rw,nosuid shared:5 - tmpfs tmpfs rw\n"
+                                     "28 1 8:17 / /mnt/gone rw - ext4 /dev/sdb1 rw\n");
         scan();
         check_critical("0000:01:00.0", "mounted on /srv/data");
         check_critical("0000:00:1c.0", "mounted on /srv/data");

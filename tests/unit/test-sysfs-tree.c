@@ -52,8 +52,8 @@ static bool exists(const char *relative) {
 
 static void device_has_kernel_formatting(void) {
         check_int(sysfs_tree_new(NULL, &tree), ==, 0);
-        check_int(sysfs_tree_add_device(tree, &(SysfsTreeDevice) { "0000:02:00.0", 7, 0x8086, 0x10d3, 0x020000,
-                                                                   "e1000e", -1 }),
+        check_int(sysfs_tree_add_device(
+                          tree, &(SysfsTreeDevice){ "0000:02:00.0", 7, 0x8086, 0x10d3, 0x020000, "e1000e", -1 }),
                   ==, 0);
 
         check_str(file("bus/pci/devices/0000:02:00.0/vendor"), "0x8086\n");
@@ -67,7 +67,7 @@ static void device_has_kernel_formatting(void) {
         check(exists("kernel/iommu_groups/7/devices/0000:02:00.0/vendor"));
         check_str(file("kernel/iommu_groups/7/reserved_regions"), "");
 
-        check_int(sysfs_tree_add_device(tree, &(SysfsTreeDevice) { "0000:02:00.0", 7 }), ==, -EEXIST);
+        check_int(sysfs_tree_add_device(tree, &(SysfsTreeDevice){ "0000:02:00.0", 7 }), ==, -EEXIST);
 }
 
 static void regions_have_kernel_formatting(void) {
@@ -81,8 +81,8 @@ static void regions_have_kernel_formatting(void) {
 
 static void driver_link_follows_bind_and_unbind(void) {
         check_int(sysfs_tree_new(NULL, &tree), ==, 0);
-        check_int(sysfs_tree_add_device(tree, &(SysfsTreeDevice) { "0000:01:01.0", 2, 0x1234, 0x11e8, 0x00ff00,
-                                                                   NULL, -1 }),
+        check_int(sysfs_tree_add_device(tree,
+                                        &(SysfsTreeDevice){ "0000:01:01.0", 2, 0x1234, 0x11e8, 0x00ff00, NULL, -1 }),
                   ==, 0);
         check(!exists("bus/pci/devices/0000:01:01.0/driver"));
         check_int(sysfs_tree_set_driver(tree, "0000:01:01.0", "vfio-pci"), ==, 0);
@@ -95,8 +95,8 @@ static void driver_link_follows_bind_and_unbind(void) {
 
 static void removal_takes_empty_groups_along(void) {
         check_int(sysfs_tree_new(NULL, &tree), ==, 0);
-        check_int(sysfs_tree_add_device(tree, &(SysfsTreeDevice) { "0000:01:01.0", 2 }), ==, 0);
-        check_int(sysfs_tree_add_device(tree, &(SysfsTreeDevice) { "0000:01:02.0", 2 }), ==, 0);
+        check_int(sysfs_tree_add_device(tree, &(SysfsTreeDevice){ "0000:01:01.0", 2 }), ==, 0);
+        check_int(sysfs_tree_add_device(tree, &(SysfsTreeDevice){ "0000:01:02.0", 2 }), ==, 0);
 
         check_int(sysfs_tree_remove_device(tree, "0000:01:01.0"), ==, 0);
         check(!exists("bus/pci/devices/0000:01:01.0"));
@@ -110,7 +110,7 @@ static void removal_takes_empty_groups_along(void) {
 
 static void device_without_group_has_no_link(void) {
         check_int(sysfs_tree_new(NULL, &tree), ==, 0);
-        check_int(sysfs_tree_add_device(tree, &(SysfsTreeDevice) { "0000:00:00.0", SYSFS_TREE_NO_GROUP }), ==, 0);
+        check_int(sysfs_tree_add_device(tree, &(SysfsTreeDevice){ "0000:00:00.0", SYSFS_TREE_NO_GROUP }), ==, 0);
         check(exists("bus/pci/devices/0000:00:00.0/vendor"));
         check(!exists("bus/pci/devices/0000:00:00.0/iommu_group"));
 }

@@ -15,45 +15,46 @@ typedef struct TestCase {
         void (*run)(void);
 } TestCase;
 
-#define TEST_CASE(f) { #f, f }
+#define TEST_CASE(f)                                                                                                   \
+        { #f, f }
 
 extern jmp_buf test_abort_jmp;
 
-#define test_fail(...)                                                                                       \
-        do {                                                                                                 \
-                printf("# %s:%d: ", __FILE__, __LINE__);                                                     \
-                printf(__VA_ARGS__);                                                                         \
-                printf("\n");                                                                                \
-                fflush(stdout);                                                                              \
-                longjmp(test_abort_jmp, 1);                                                                  \
+#define test_fail(...)                                                                                                 \
+        do {                                                                                                           \
+                printf("# %s:%d: ", __FILE__, __LINE__);                                                               \
+                printf(__VA_ARGS__);                                                                                   \
+                printf("\n");                                                                                          \
+                fflush(stdout);                                                                                        \
+                longjmp(test_abort_jmp, 1);                                                                            \
         } while (0)
 
-#define check(expr)                                                                                          \
-        do {                                                                                                 \
-                if (!(expr))                                                                                 \
-                        test_fail("check failed: %s", #expr);                                               \
+#define check(expr)                                                                                                    \
+        do {                                                                                                           \
+                if (!(expr))                                                                                           \
+                        test_fail("check failed: %s", #expr);                                                          \
         } while (0)
 
-#define check_int(a, op, b)                                                                                  \
-        do {                                                                                                 \
-                intmax_t _a_ = (intmax_t) (a), _b_ = (intmax_t) (b);                                         \
-                if (!(_a_ op _b_))                                                                           \
-                        test_fail("check failed: %s %s %s (%jd %s %jd)", #a, #op, #b, _a_, #op, _b_);        \
+#define check_int(a, op, b)                                                                                            \
+        do {                                                                                                           \
+                intmax_t _a_ = (intmax_t) (a), _b_ = (intmax_t) (b);                                                   \
+                if (!(_a_ op _b_))                                                                                     \
+                        test_fail("check failed: %s %s %s (%jd %s %jd)", #a, #op, #b, _a_, #op, _b_);                  \
         } while (0)
 
-#define check_uint(a, op, b)                                                                                 \
-        do {                                                                                                 \
-                uintmax_t _a_ = (uintmax_t) (a), _b_ = (uintmax_t) (b);                                      \
-                if (!(_a_ op _b_))                                                                           \
-                        test_fail("check failed: %s %s %s (0x%jx %s 0x%jx)", #a, #op, #b, _a_, #op, _b_);   \
+#define check_uint(a, op, b)                                                                                           \
+        do {                                                                                                           \
+                uintmax_t _a_ = (uintmax_t) (a), _b_ = (uintmax_t) (b);                                                \
+                if (!(_a_ op _b_))                                                                                     \
+                        test_fail("check failed: %s %s %s (0x%jx %s 0x%jx)", #a, #op, #b, _a_, #op, _b_);              \
         } while (0)
 
-#define check_str(a, b)                                                                                      \
-        do {                                                                                                 \
-                const char *_a_ = (a), *_b_ = (b);                                                           \
-                if (!_a_ || !_b_ || strcmp(_a_, _b_) != 0)                                                   \
-                        test_fail("check failed: %s == %s (\"%s\" vs \"%s\")", #a, #b, _a_ ?: "(null)",      \
-                                  _b_ ?: "(null)");                                                          \
+#define check_str(a, b)                                                                                                \
+        do {                                                                                                           \
+                const char *_a_ = (a), *_b_ = (b);                                                                     \
+                if (!_a_ || !_b_ || strcmp(_a_, _b_) != 0)                                                             \
+                        test_fail("check failed: %s == %s (\"%s\" vs \"%s\")", #a, #b, _a_ ?: "(null)",                \
+                                  _b_ ?: "(null)");                                                                    \
         } while (0)
 
 /* If set, called after every case, passed or failed: frees what the case made. */
@@ -62,8 +63,8 @@ extern void (*test_cleanup_hook)(void);
 /* Runs every case, prints TAP, returns the exit status for main(). */
 int tests_run(const TestCase *cases, size_t n);
 
-#define TESTS_MAIN(...)                                                                                      \
-        int main(void) {                                                                                     \
-                static const TestCase cases[] = { __VA_ARGS__ };                                             \
-                return tests_run(cases, sizeof(cases) / sizeof(cases[0]));                                   \
+#define TESTS_MAIN(...)                                                                                                \
+        int main(void) {                                                                                               \
+                static const TestCase cases[] = { __VA_ARGS__ };                                                       \
+                return tests_run(cases, sizeof(cases) / sizeof(cases[0]));                                             \
         }
