@@ -64,7 +64,10 @@ if [ -z "$build" ]; then
 elif [ "${build#/}" = "$build" ]; then
     build=$PWD/$build
 fi
-[ -d "$build" ] && build=$(cd "$build" && pwd)
+# The scenarios run the daemon, vfioctl and the test helpers from it (in systemd mode too).
+[ -f "$build/build.ninja" ] ||
+    { echo "run.sh: $build is not a build directory (meson setup $build && ninja -C $build)" >&2; exit 2; }
+build=$(cd "$build" && pwd)
 
 for i in "${!scenarios[@]}"; do
     s=${scenarios[$i]}
