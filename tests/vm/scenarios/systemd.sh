@@ -42,7 +42,13 @@ check "vfiod.service is installed" test -f /usr/lib/systemd/system/vfiod.service
 check "the bus activation file is installed" \
     grep -qx 'SystemdService=vfiod.service' /usr/share/dbus-1/system-services/org.vfiod1.service
 check_eq "vfiod is not running after boot" inactive "$(systemctl is-active "$VFIOD_UNIT")"
-diag "$(systemd-analyze security --no-pager "$VFIOD_UNIT" 2>/dev/null | tail -n 1)"
+# The unit's exposure as systemd rates it (what it still marks is listed for the log); the
+# capabilities and settings it keeps are explained in the unit itself.
+security=$(systemd-analyze security --no-pager "$VFIOD_UNIT" 2>/dev/null)
+printf '%s\n' "$security" | grep '✗' | sed 's/  */ /g; s/^ */# marked: /'
+exposure=$(printf '%s\n' "$security" | sed -n 's/.*Overall exposure level for .*: \([0-9.]*\).*/\1/p')
+check "systemd-analyze security: exposure ${exposure:-unknown} is at most 3.5" \
+    awk -v e="$exposure" 'BEGIN { exit !(e != "" && e + 0 <= 3.5) }'
 
 # --- (a) bus activation, as root and as an unprivileged user
 out=$("$VFIOCTL" list 2>&1)
