@@ -256,7 +256,7 @@ def check_unprivileged(tap, env, world):
         tap.ok(err in REFUSED, 'nobody: %s(%s) is refused' % (args[0], ', '.join(args[1:])), err)
         still_answers(tap, env, 'nobody called %s' % args[0])
     if env.have_vfioctl():
-        p = env.as_user([env.args.vfioctl, 'assign', '2'])
+        p = env.as_user([env.public_vfioctl(), 'assign', '2'])
         tap.eq(p.returncode, 5, 'nobody: vfioctl assign 2 exits 5 (access denied)')
     world.check_unchanged(tap, 'the refused unprivileged calls')
 

@@ -98,7 +98,7 @@ def check_running(tap, env):
             tap.eq(p.stdout, '', 'vfioctl %s: nothing on stdout' % ' '.join(args))
 
     # As nobody, reading works (the policy lets anyone list).
-    p = env.as_user([env.args.vfioctl, 'list'])
+    p = env.as_user([env.public_vfioctl(), 'list'])
     tap.ok(p.returncode == 0, 'nobody: vfioctl list exits 0', p.stderr)
 
 

@@ -378,9 +378,25 @@ class TestEnv:
         return json.loads(self.busctl('--json=short', *args).stdout)
 
     def as_user(self, argv, user='nobody', group='nogroup'):
-        """Runs argv as an unprivileged user, returns the CompletedProcess."""
+        """Runs argv as an unprivileged user (from /: the build's directory may be closed to it), returns
+        the CompletedProcess."""
         return subprocess.run(['setpriv', '--reuid=' + user, '--regid=' + group, '--clear-groups', '--'] + argv,
-                              capture_output=True, text=True, timeout=TIMEOUT)
+                              capture_output=True, text=True, timeout=TIMEOUT, cwd='/')
+
+    def public_vfioctl(self):
+        """A copy of vfioctl that every user can run, whatever the checkout's directories and modes
+        allow (a clone in a 0700 home): in this run's directory, with the modes a package gives it,
+        beside the libvfiod-client.so.0 its RUNPATH ($ORIGIN) finds."""
+        public = os.path.join(self.tmp, 'public')
+        copy = os.path.join(public, 'vfioctl')
+        if not os.path.exists(copy):
+            os.makedirs(public, mode=0o755, exist_ok=True)
+            os.chmod(public, 0o755)
+            lib = os.path.join(os.path.dirname(self.args.vfioctl), 'libvfiod-client.so.0')
+            for f in [self.args.vfioctl] + ([lib] if os.path.exists(lib) else []):
+                shutil.copyfile(f, os.path.join(public, os.path.basename(f)))
+                os.chmod(os.path.join(public, os.path.basename(f)), 0o755)
+        return copy
 
     def vfioctl(self, *args):
         return subprocess.run([self.args.vfioctl] + list(args), capture_output=True, text=True, timeout=TIMEOUT)

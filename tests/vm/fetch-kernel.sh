@@ -52,14 +52,18 @@ if [ -z "$pkg" ]; then
     if [ -z "$existing" ]; then
         need_root_for_apt "package lists"
         log "apt-cache does not know linux-image-amd64, running apt-get update"
-        apt-get update >&2
+        apt-get update >&2 || log "apt-get update failed (its message is above)"
         pkg=$(resolve)
     else
         pkg=$(basename "$existing")
         log "apt-cache cannot resolve linux-image-amd64; reusing cached $pkg"
     fi
 fi
-[ -n "$pkg" ] || { log "cannot resolve linux-image-amd64"; exit 1; }
+[ -n "$pkg" ] || {
+    log "cannot tell which kernel package linux-image-amd64 means: the package lists have no"
+    log "Debian main (see /etc/apt/sources.list; 'apt-cache policy linux-image-amd64' shows it)"
+    exit 1
+}
 
 dest=$cache/$pkg
 if [ ! -f "$dest/.complete" ]; then
@@ -68,11 +72,18 @@ if [ ! -f "$dest/.complete" ]; then
     # apt-get download writes into the current directory and can run as the
     # _apt user, which needs to be able to write there.
     chmod 0777 "$tmp"
-    (cd "$tmp" && apt-get download "$pkg" >&2)
+    if ! (cd "$tmp" && apt-get download "$pkg" >&2); then
+        rm -rf "$tmp"
+        log "downloading $pkg failed (apt-get's message is above). Check that this machine"
+        log "reaches the mirrors of /etc/apt/sources.list (a proxy: Acquire::http::Proxy), run"
+        log "'apt-get update', then run this again. Offline: unpack that package elsewhere with"
+        log "'dpkg -x PACKAGE.deb $dest', then 'touch $dest/.complete'."
+        exit 1
+    fi
     deb=$(ls "$tmp"/*.deb)
     rm -rf "$dest"
     mkdir -p "$dest"
-    dpkg -x "$deb" "$dest"
+    dpkg -x "$deb" "$dest" || { rm -rf "$tmp" "$dest"; log "unpacking $deb failed (disk full?)"; exit 1; }
     rm -rf "$tmp"   # the .deb is not needed once unpacked
     touch "$dest/.complete"
 else

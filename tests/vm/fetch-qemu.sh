@@ -175,6 +175,8 @@ dir=$cache/qemu-${version#*:}
 dir=${dir//\~/_}   # no ':' (LD_LIBRARY_PATH) nor '~' in the path
 rm -rf "$dir"
 mkdir -p "$dir/root"
+# The guest runs it as nobody (through a bind mount: the cache itself may be in a 0700 home).
+chmod 0755 "$dir" "$dir/root"
 : > "$dir/packages"
 for deb in "$work"/debs/*.deb; do
     dpkg -x "$deb" "$dir/root"

@@ -52,14 +52,16 @@ SD_ENV=/etc/vfiod-vm/guest.env
 
 # The scenario's environment (see README.md), in both modes.
 export_scenario_env() {
+    export VFIOD_PUBLIC=/run/vfiod-public
     if [ "$VM_INIT" = systemd ]; then
         export VFIOD=/usr/sbin/vfiod
         export VFIOCTL=/usr/bin/vfioctl
     else
         export VFIOD="$VFIOD_BUILD/src/vfiod/vfiod"
-        export VFIOCTL="$VFIOD_BUILD/src/client/vfioctl"
+        # The copy every user can run (run.sh's public tree), so root and nobody run the same.
+        export VFIOCTL="$VFIOD_PUBLIC/bin/vfioctl"
     fi
-    export VFIOD_SRC VFIOD_BUILD VM_KERNEL VM_INIT
+    export VFIOD_SRC VFIOD_BUILD VM_KERNEL VM_INIT VFIOD_VM_CACHE
     export VFIOD_VM_LIB="$VFIOD_SRC/tests/vm/lib.sh"
 }
 
@@ -96,7 +98,6 @@ fi
 # scenario's setup phase, then systemd as PID 1.
 exec_systemd() {
     local dest=$VM_DESTDIR etc=/etc/systemd/system u
-    case $dest in /tmp/*) dest=/run/host-tmp/${dest#/tmp/} ;; esac
     if [ -z "$dest" ] || [ ! -d "$dest" ]; then
         say "systemd mode: no installed tree at '$dest'"
         finish 95
@@ -140,9 +141,13 @@ exec_systemd() {
         printf 'VFIOD_BUILD=%q\n' "$VFIOD_BUILD"
         printf 'VM_KERNEL=%q\n' "$VM_KERNEL"
         printf 'VM_VERBOSE=%q\n' "$VM_VERBOSE"
+        printf 'VFIOD_VM_CACHE=%q\n' "$VFIOD_VM_CACHE"
         printf 'VM_INIT=systemd\n'
     } > "$SD_ENV"
 
+    # This script's path as a unit file quotes it (it may hold spaces, % and $).
+    local unit_self=${0//%/%%}
+    unit_self=${unit_self//\$/\$\$}
     # The default target: basic.target, the bus, udevd and the test unit.
     printf '%s\n' \
         '[Unit]' \
@@ -156,10 +161,12 @@ exec_systemd() {
         '[Unit]' \
         'Description=vfiod VM test scenario' \
         'After=basic.target dbus.service systemd-udevd.service systemd-udev-trigger.service' \
+        '# A test unit that cannot start ends the boot at once, not at the harness timeout.' \
+        'FailureAction=poweroff-force' \
         '' \
         '[Service]' \
         'Type=exec' \
-        "ExecStart=/bin/bash $0 --run" \
+        "ExecStart=/bin/bash \"$unit_self\" --run" \
         'Environment=HOME=/root LANG=C.UTF-8' \
         'IgnoreSIGPIPE=no' \
         'StandardInput=null' \
@@ -208,12 +215,36 @@ fi
 . "$VFIOD_VM_CFG"
 
 mount -t tmpfs -o mode=0755 run /run
-# The guest gets a fresh /tmp, but keep the host's visible (read-only) at
-# /run/host-tmp, so that a scenario given from the host's /tmp still runs.
+# The guest gets a fresh /tmp, but keeps the host's visible (read-only) at
+# /run/host-tmp, and what this run needs from it at its real path.
 mkdir -p /run/host-tmp
 mount --bind /tmp /run/host-tmp
-case $SCENARIO in /tmp/*) SCENARIO=/run/host-tmp/${SCENARIO#/tmp/} ;; esac
 mount -t tmpfs -o mode=1777 tmp /tmp
+# show_host_tmp PATH: if PATH is in the host's /tmp, bind its top entry there
+# (/tmp/a b for /tmp/a b/c/vfiod) back over the guest's /tmp: the checkout, the
+# build and the cache keep their paths, and every directory its host modes.
+show_host_tmp() {
+    local rest top
+    case $1 in /tmp/?*) ;; *) return 0 ;; esac
+    rest=${1#/tmp/}
+    top=${rest%%/*}
+    mountpoint -q "/tmp/$top" && return 0
+    if [ -d "/run/host-tmp/$top" ]; then
+        mkdir "/tmp/$top"
+    elif [ -e "/run/host-tmp/$top" ]; then
+        : > "/tmp/$top"
+    else
+        return 0
+    fi
+    mount --bind "/run/host-tmp/$top" "/tmp/$top" || say "cannot show the host's /tmp/$top"
+}
+for p in "$VFIOD_SRC" "$VFIOD_BUILD" "$SCENARIO" "$VM_DESTDIR" "$VM_PUBLIC" "$VFIOD_VM_CACHE" \
+         "$VM_MODULES_DIR"; do
+    show_host_tmp "$p"
+done
+# What other users run (run.sh's public tree), reachable whatever the checkout's modes.
+mkdir -p /run/vfiod-public
+mount --bind "$VM_PUBLIC" /run/vfiod-public || say "cannot mount the public tree $VM_PUBLIC"
 mkdir -p /run/lock /var/tmp /var/log
 mount -t tmpfs -o mode=1777 vartmp /var/tmp
 # systemd mounts the cgroup tree itself.

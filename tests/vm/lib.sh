@@ -6,6 +6,9 @@
 # 9p + tmpfs overlay), with the system bus running and these variables set:
 #   VFIOD, VFIOCTL        the freshly built daemon and CLI
 #   VFIOD_SRC, VFIOD_BUILD  repository root and build directory
+#   VFIOD_PUBLIC          copies every user can run: bin/ (vfioctl, edu-dma,
+#                         vfio-hold), helpers/ (tests/vm/helpers); the checkout
+#                         itself may be closed to nobody (a 0700 home)
 #   VM_KERNEL             stock | iommufd
 #   VM_INIT               plain | systemd (systemd is PID 1 and vfiod is installed,
 #                         see "systemd mode" below)

@@ -150,8 +150,10 @@ make_initramfs() {
         for name in virtio_pci 9pnet_virtio 9p overlay; do
             modprobe -d "$base" -S "$kver" --show-depends "$name" ||
                 { log "cannot resolve module $name"; return 1; }
-        done | while read -r line path _; do
+        done | while read -r line path; do
             [ "$line" = insmod ] || continue
+            # "insmod PATH [OPTIONS]": PATH may hold spaces (a checkout in "/tmp/a b").
+            [[ $path =~ ^(.*\.ko(\.xz|\.zst|\.gz)?)( |$) ]] && path=${BASH_REMATCH[1]}
             local m=${path##*/}
             case $m in
                 # busybox insmod does not read compressed modules.
@@ -259,6 +261,27 @@ if [ -n "$need_systemd" ]; then
     build_installed
 fi
 
+# ------------------------------------------------------------ what other users run
+# Scenarios run vfioctl, the test programs and the helper scripts as nobody and daemon too. The
+# checkout may sit where those users cannot reach it (a 0700 home) or have modes only its owner
+# can read: they get copies, with the modes a package would give them, in a directory of this
+# run's own that the guest mounts at /run/vfiod-public. Its own directories are left as they are.
+public=$tmp/public
+make_public_tree() {
+    local f
+    mkdir -p "$public/bin" "$public/helpers" || return 1
+    # vfioctl finds libvfiod-client.so.0 through its RUNPATH $ORIGIN.
+    for f in src/client/vfioctl src/client/libvfiod-client.so.0 tests/vm/edu-dma tests/vm/vfio-hold; do
+        [ -e "$build/$f" ] || continue
+        install -m 0755 "$build/$f" "$public/bin/" || return 1
+    done
+    for f in "$here"/helpers/*.py "$here"/helpers/*.sh; do
+        install -m 0755 "$f" "$public/helpers/" || return 1
+    done
+    chmod 0755 "$public" "$public/bin" "$public/helpers"
+}
+make_public_tree || { log "copying what unprivileged users run into $public failed"; exit 2; }
+
 # ------------------------------------------------------------ one VM
 passed=0
 failed=0
@@ -293,6 +316,8 @@ run_vm() {
         printf 'VM_VERBOSE=%q\n' "$verbose"
         printf 'VM_INIT=%q\n' "$vinit"
         printf 'VM_DESTDIR=%q\n' "$destdir"
+        printf 'VM_PUBLIC=%q\n' "$public"
+        printf 'VFIOD_VM_CACHE=%q\n' "$cache"
     } > "$vmdir/guest.env"
 
     # Topology (see README.md): intel-iommu FIRST; two e1000e on the root
@@ -309,7 +334,7 @@ run_vm() {
         -nodefaults -display none -vga none -no-reboot
         -device intel-iommu,intremap=on
         -kernel "${kimage[$kname]}" -initrd "${kinitrd[$kname]}"
-        -append "console=ttyS0 intel_iommu=on quiet loglevel=4 panic=-1 mitigations=off tsc=reliable rdinit=/init vfiod_stage2=$here/guest-init.sh VFIOD_VM_CFG=$vmdir/guest.env"
+        -append "console=ttyS0 intel_iommu=on quiet loglevel=4 panic=-1 mitigations=off tsc=reliable rdinit=/init vfiod_stage2=\"$here/guest-init.sh\" VFIOD_VM_CFG=\"$vmdir/guest.env\""
         -chardev "file,id=con,path=$vmdir/console.log" -serial chardev:con
         -chardev "socket,id=qmpser,path=$vmdir/qmp-serial.sock,server=on,wait=off" -serial chardev:qmpser
         -qmp "unix:$vmdir/qmp.sock,server=on,wait=off"

@@ -11,8 +11,8 @@
 
 . "$VFIOD_SRC/tests/vm/lib.sh"
 
-EDU_DMA=$VFIOD_BUILD/tests/vm/edu-dma
-PYTHON_ACQUIRE=$VFIOD_SRC/tests/vm/helpers/python-acquire.py
+EDU_DMA=$VFIOD_PUBLIC/bin/edu-dma
+PYTHON_ACQUIRE=$VFIOD_PUBLIC/helpers/python-acquire.py
 
 read -r edu edu2 < <(pci_find 0x1234 0x11e8 | head -n2 | tr '\n' ' ')
 group=$(group_of "$edu")

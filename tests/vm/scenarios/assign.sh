@@ -65,7 +65,7 @@ check_eq "group is viable" "b true" "$viable"
 run_cli 1 "assign again: AlreadyAssigned, exit 1" assign "$group"
 case $CLI_ERR in *"already assigned"*) ok "AlreadyAssigned message" ;; *) fail "AlreadyAssigned message" "$CLI_ERR" ;; esac
 check "the kernel agrees: a VFIO user can open the group" \
-    timeout 20 sh -c "$VFIOD_BUILD/tests/vm/vfio-hold $group $edu & p=\$!; sleep 2; kill -0 \$p && kill \$p"
+    timeout 20 sh -c "$VFIOD_PUBLIC/bin/vfio-hold $group $edu & p=\$!; sleep 2; kill -0 \$p && kill \$p"
 
 # --- unassign: each device back on exactly the driver it had
 run_cli 0 "unassign exits 0" unassign "$group"

@@ -46,7 +46,7 @@ run_cli 0 "assign group $group" assign "$group"
 # --- held group: a VFIO user has the group and a device open. (First: Debian's 6.1 intel-iommu
 # corrupts a list when a group's DMA ownership is claimed after a member was hot-removed, so the
 # holder must not come after the idle case's unplug.)
-"$VFIOD_BUILD/tests/vm/vfio-hold" "$group" "$edu" > /tmp/holder.out 2>&1 &
+"$VFIOD_PUBLIC/bin/vfio-hold" "$group" "$edu" > /tmp/holder.out 2>&1 &
 holder=$!
 check "holder is ready" wait_for 20 grep -q ready /tmp/holder.out
 hot_add hp1

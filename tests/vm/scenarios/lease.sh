@@ -8,7 +8,7 @@
 
 . "$VFIOD_SRC/tests/vm/lib.sh"
 
-client="/usr/bin/python3 $VFIOD_SRC/tests/vm/helpers/lease-client.py"
+client="/usr/bin/python3 $VFIOD_PUBLIC/helpers/lease-client.py"
 edu=$(pci_find 0x1234 0x11e8 | head -n1)
 group=$(group_of "$edu")
 nics=$(pci_find 0x8086 0x10d3)
@@ -67,7 +67,7 @@ run_cli 4 "unassign --mode fail of a leased group: exit 4" unassign "$group" --m
 out=$(run_as_user nobody busctl --system call org.vfiod1 "$lease" org.vfiod1.Lease Release 2>&1)
 expect_in "Release by somebody else: denied" "$out" "Access denied"
 check_eq "still leased" leased "$(group_state "$group")"
-out=$(run_as_user nobody /usr/bin/python3 "$VFIOD_SRC/tests/vm/helpers/lease-client.py" "$g1" 2>&1)
+out=$(run_as_user nobody /usr/bin/python3 "$VFIOD_PUBLIC/helpers/lease-client.py" "$g1" 2>&1)
 expect_in "Acquire by an unprivileged user without a rule: AccessDenied" "$out" "AccessDenied"
 kill "$holder"
 wait "$holder" 2>/dev/null

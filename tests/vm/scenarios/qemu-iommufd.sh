@@ -17,8 +17,8 @@
 
 . "$VFIOD_SRC/tests/vm/lib.sh"
 
-QEMU_VFIO=$VFIOD_SRC/tests/vm/helpers/qemu-vfio.sh
-QEMU_QMP=$VFIOD_SRC/tests/vm/helpers/qemu-qmp.py
+QEMU_VFIO=$VFIOD_PUBLIC/helpers/qemu-vfio.sh
+QEMU_QMP=$VFIOD_PUBLIC/helpers/qemu-qmp.py
 # QEMU pins the guest's RAM for DMA (IOMMU_IOAS_MAP), counted against its user's RLIMIT_MEMLOCK
 # (8 MiB by default): what an administrator grants a VM's user (libvirt raises it the same way).
 QEMU_MEMLOCK_KIB=262144
@@ -43,6 +43,16 @@ fi
 while IFS='=' read -r key value; do
     case $key in QEMU*) export "$key=$value" ;; esac
 done <<< "$qemu_env"
+# nobody runs it: the tree is bound where every user reaches it (the cache may be inside a 0700
+# home), and the paths follow.
+qemu_tree=${QEMU%/root/usr/bin/qemu-system-x86_64}
+if mkdir -p /run/vfiod-qemu && mount --bind "$qemu_tree" /run/vfiod-qemu; then
+    for key in QEMU QEMU_LD_LIBRARY_PATH QEMU_MODULE_DIR QEMU_FIRMWARE_DIRS; do
+        export "$key=${!key//"$qemu_tree"//run/vfiod-qemu}"
+    done
+else
+    diag "cannot bind $qemu_tree to /run/vfiod-qemu; nobody may not reach it"
+fi
 diag "QEMU $QEMU_VERSION: $QEMU"
 
 # An edu in a group of its own, behind a root port.

@@ -9,7 +9,7 @@
 
 . "$VFIOD_SRC/tests/vm/lib.sh"
 
-client="/usr/bin/python3 $VFIOD_SRC/tests/vm/helpers/lease-client.py"
+client="/usr/bin/python3 $VFIOD_PUBLIC/helpers/lease-client.py"
 edu=$(pci_find 0x1234 0x11e8 | head -n1)
 group=$(group_of "$edu")
 on_host() { [ "$(group_state "$group")" = host ] && ! endpoints_on "$group" vfio-pci && [ -z "$(driver_of "$edu")" ]; }

@@ -13,7 +13,7 @@
 
 . "$VFIOD_SRC/tests/vm/lib.sh"
 
-client="/usr/bin/python3 $VFIOD_SRC/tests/vm/helpers/lease-client.py"
+client="/usr/bin/python3 $VFIOD_PUBLIC/helpers/lease-client.py"
 edu=$(pci_find 0x1234 0x11e8 | head -n1)
 e1000=$(pci_find 0x8086 0x100e | head -n1)
 group=$(group_of "$edu")

@@ -19,7 +19,7 @@ stop_vfiod
 start_vfiod --write-timeout=4 || { done_testing; exit; }
 check_eq "after the restart the group is vfio" vfio "$(group_state "$group")"
 
-"$VFIOD_BUILD/tests/vm/vfio-hold" "$group" "$edu" > /tmp/holder.out 2>&1 &
+"$VFIOD_PUBLIC/bin/vfio-hold" "$group" "$edu" > /tmp/holder.out 2>&1 &
 holder=$!
 check "a process holds $edu" wait_for 20 grep -q ready /tmp/holder.out
 
