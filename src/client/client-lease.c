@@ -10,12 +10,16 @@
 /* Above stdin, stdout and stderr, so that a child that gets them never mistakes one for another. */
 #define LEASE_FD_MIN 3
 
+#define BUS_DRIVER "org.freedesktop.DBus"
+
 /* The lease as the library keeps it: what the caller sees first, then the signal subscription. */
 typedef struct Lease {
         VfiodLease public;
 
         sd_bus_slot *slot_release_requested;
         sd_bus_slot *slot_revoked;
+        sd_bus_slot *slot_owner_changed;
+        char *daemon; /* the unique name that owns org.vfiod1 now; NULL while nobody does */
         VfiodLeaseHandlers handlers;
         void *userdata;
 } Lease;
@@ -43,6 +47,8 @@ VfiodLease *vfiod_lease_free(VfiodLease *lease) {
                 return NULL;
         sd_bus_slot_unref(l->slot_release_requested);
         sd_bus_slot_unref(l->slot_revoked);
+        sd_bus_slot_unref(l->slot_owner_changed);
+        free(l->daemon);
         for (size_t i = 0; i < lease->n_fds; i++)
                 lease_fd_done(&lease->fds[i]);
         free(lease->fds);
@@ -195,10 +201,76 @@ int vfiod_lease_release(sd_bus *bus, const VfiodLease *lease, sd_bus_error *erro
         return r < 0 ? r : 0;
 }
 
+/* Any client may send a signal to our unique name, and the bus delivers it whatever our match rules
+ * say (the sender in a match rule names a well-known name sd-bus cannot check here). So a lease signal
+ * counts only when the connection that sent it owns org.vfiod1 now. */
+static bool sent_by_daemon(const Lease *l, sd_bus_message *m) {
+        const char *sender = sd_bus_message_get_sender(m);
+
+        return l->daemon && sender && streq(sender, l->daemon);
+}
+
+static int set_daemon(Lease *l, const char *unique_name) {
+        char *copy = NULL;
+
+        if (unique_name && unique_name[0] && !(copy = strdup(unique_name)))
+                return -ENOMEM;
+        free(l->daemon);
+        l->daemon = copy;
+        return 0;
+}
+
+/* NameOwnerChanged(name, old, new): vfiod restarted, stopped or started. Only the bus itself sends it:
+ * that name can never be a client's. */
+static int on_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        Lease *l = userdata;
+        const char *sender = sd_bus_message_get_sender(m), *name, *old_owner, *new_owner;
+
+        if (!sender || !streq(sender, BUS_DRIVER))
+                return 0;
+        if (sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner) < 0 || !streq(name, VFIOD_SERVICE))
+                return 0;
+        /* Out of memory leaves no owner: signals are then ignored, which is the safe side. */
+        if (set_daemon(l, new_owner) < 0)
+                (void) set_daemon(l, NULL);
+        return 0;
+}
+
+/* Follows who owns org.vfiod1: the match first, so that no change after the question is missed. */
+static int watch_daemon(sd_bus *bus, Lease *l, sd_bus_slot **ret_slot) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
+        const char *owner;
+        int r;
+
+        r = sd_bus_add_match(bus, &slot,
+                             "type='signal',sender='" BUS_DRIVER "',path='/org/freedesktop/DBus',"
+                             "interface='" BUS_DRIVER "',member='NameOwnerChanged',arg0='" VFIOD_SERVICE "'",
+                             on_owner_changed, l);
+        if (r < 0)
+                return r;
+        r = sd_bus_call_method(bus, BUS_DRIVER, "/org/freedesktop/DBus", BUS_DRIVER, "GetNameOwner", &error, &reply,
+                               "s", VFIOD_SERVICE);
+        if (r < 0 && !sd_bus_error_has_name(&error, "org.freedesktop.DBus.Error.NameHasNoOwner"))
+                return r;
+        owner = NULL;
+        if (r >= 0 && (r = sd_bus_message_read(reply, "s", &owner)) < 0)
+                return r;
+        r = set_daemon(l, owner);
+        if (r < 0)
+                return r;
+        *ret_slot = TAKE_PTR(slot);
+        return 0;
+}
+
 static int on_release_requested(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
         Lease *l = userdata;
         const char *reason;
         uint64_t deadline;
+
+        if (!sent_by_daemon(l, m))
+                return 0;
 
         /* A malformed signal is not worth failing the caller's loop over; the daemon enforces its
          * deadline whether we heard it or not. */
@@ -213,6 +285,9 @@ static int on_revoked(sd_bus_message *m, void *userdata, sd_bus_error *ret_error
         Lease *l = userdata;
         const char *reason;
 
+        if (!sent_by_daemon(l, m))
+                return 0;
+
         if (sd_bus_message_read(m, "s", &reason) < 0)
                 reason = "";
         l->public.revoked = true;
@@ -222,9 +297,16 @@ static int on_revoked(sd_bus_message *m, void *userdata, sd_bus_error *ret_error
 }
 
 int vfiod_lease_watch(sd_bus *bus, VfiodLease *lease, const VfiodLeaseHandlers *handlers, void *userdata) {
-        _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *requested = NULL, *revoked = NULL;
+        _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *requested = NULL, *revoked = NULL, *owner_changed = NULL;
         Lease *l = lease_from_public(lease);
         int r;
+
+        sd_bus_slot_unref(l->slot_owner_changed);
+        l->slot_owner_changed = NULL;
+        r = watch_daemon(bus, l, &owner_changed);
+        if (r < 0)
+                return r;
+        l->slot_owner_changed = TAKE_PTR(owner_changed);
 
         /* The signals are sent to the owner alone, so they reach us whether or not the bus has our match;
          * one that came before the match was added waits in the queue and is dispatched after it. */

@@ -97,6 +97,44 @@ wait "$holder" 2>/dev/null
 check "the fd lease ends with its command" wait_for 10 state_is "$group" vfio
 check_eq "show --json: no container once the lease is over" MISSING "$(show_json container)"
 
+# --- lease signals from anyone but vfiod change nothing. Any user may send a signal to the lessee's
+# unique name (Lease.Owner is public), and the bus delivers it whatever the lessee's match rules say.
+setpriv --reuid=nobody --regid="$(id -g nobody)" --init-groups -- \
+    "$VFIOCTL" acquire --interface group "$edu" -- sleep 120 > /tmp/spoof.out 2>&1 &
+lessee=$!
+check "spoof: nobody's fd lease is active" wait_for 20 state_is "$group" leased
+lease=$(show_json lease)
+owner=$(busctl --system get-property org.vfiod1 "$lease" org.vfiod1.Lease Owner | sed -n 's/^s "\(.*\)"$/\1/p')
+# child_of PID COMM: the pid of PID's child named COMM (no procps in a minimal system).
+child_of() {
+    local f pid comm state ppid
+    for f in /proc/[0-9]*/stat; do
+        read -r pid comm state ppid _ < "$f" 2>/dev/null || continue
+        [ "$ppid" = "$1" ] && [ "$comm" = "($2)" ] && { echo "$pid"; return 0; }
+    done
+    return 1
+}
+check "spoof: vfioctl started the command" wait_for 10 child_of "$lessee" sleep
+command_pid=$(child_of "$lessee" sleep)
+diag "lease $lease, owner $owner, command pid $command_pid"
+check "spoof: daemon (uid $(id -u daemon)) sends a unicast Revoked to the lessee" \
+    run_as_user daemon dbus-send --system --type=signal --dest="$owner" "$lease" org.vfiod1.Lease.Revoked \
+    string:device-removed
+check "spoof: and a unicast ReleaseRequested" \
+    run_as_user daemon dbus-send --system --type=signal --dest="$owner" "$lease" org.vfiod1.Lease.ReleaseRequested \
+    string:unassign uint64:0
+sleep 3
+check "spoof: the command keeps running" kill -0 "$command_pid"
+check_eq "spoof: the lease stays active" leased "$(group_state "$group")"
+# vfiod's own signals still count: root's Unassign asks (ReleaseRequested), vfioctl stops the
+# command and releases.
+run_cli 0 "spoof: root's Unassign still ends the lease" unassign "$group"
+check "spoof: the command was stopped" wait_for 20 sh -c "! kill -0 $command_pid 2>/dev/null"
+wait "$lessee" 2>/dev/null
+diag "$(cat /tmp/spoof.out)"
+check_eq "spoof: the group went back to the host" host "$(group_state "$group")"
+run_cli 0 "assign group $group again" assign "$group"
+
 # --- grant and iommufd do not go together
 if [ "$VM_KERNEL" = iommufd ]; then
     run_cli 1 "acquire --grant --interface iommufd: exit 1" acquire --grant --interface iommufd "$edu" -- true
