@@ -132,12 +132,16 @@ void manager_handle_device_event(const char *action, const char *address, void *
         }
         l = lease_of_device(m, address, &group);
         r = inventory_refresh_device(m->inventory, address);
-        if (r == -ENOENT) /* gone while we read it: the refresh dropped it */
-                revoke_for_removed_device(m, l, group, address);
-        else if (r < 0)
+        if (r < 0 && r != -ENOENT)
                 log_warning_errno(r, "Cannot re-read PCI device %s after '%s': %m", address, action);
         d = inventory_get_device(m->inventory, address);
-        if (d)
+        /* A refresh drops a device that went while we read it, and one that lost its IOMMU group:
+         * an unplugged device loses its iommu_group link before its directory goes and before the
+         * kernel sends "remove", so an "unbind" handled late (udevd delays every event) meets it
+         * so. Its lease's owner must hear of it now; the "remove" that follows finds it gone. */
+        if (!d)
+                revoke_for_removed_device(m, l, group, address);
+        else
                 assign_claim_device(m, d, action);
 }
 
