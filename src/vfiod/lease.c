@@ -99,15 +99,10 @@ static void lease_unlink(Manager *m, Lease *l) {
                 }
 }
 
-/* Grant mode: the caller's uid owns the group node for the life of the lease. */
+/* Grant mode: the caller's uid owns the group node (mode 0600) for the life of the lease; root owns
+ * it again, 0600 whatever the grantee made of it, on every way a lease ends. */
 static int grant_node(Manager *m, uint32_t group, uid_t uid) {
-        _cleanup_free_ char *path = NULL;
-        int r;
-
-        r = group_node_path(m, group, &path);
-        if (r < 0)
-                return r;
-        return chown(path, uid, (gid_t) -1) < 0 ? negative_errno() : 0;
+        return vfio_group_node_set_owner(m->dev_root, group, uid);
 }
 
 void lease_end(Lease *l, const char *reason) {

@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Owns: the ioctls on VFIO containers and groups, and opening iommufd and VFIO cdevs. */
+/* Owns: the ioctls on VFIO containers and groups, opening iommufd and VFIO cdevs, and who owns a group
+ * node in grant mode. */
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <linux/vfio.h>
+#include <stdio.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 
 #include "macro.h"
 #include "vfio.h"
@@ -75,6 +79,40 @@ int vfio_open_group(const char *dev_root, uint32_t group) {
         if (!(status.flags & VFIO_GROUP_FLAGS_VIABLE))
                 return -EXDEV;
         return TAKE_FD(fd);
+}
+
+/* Grant mode changes the owner and mode of /dev/vfio/N through an O_PATH fd of what fstat showed to
+ * be a character device, never by path again (a name can be swapped between a check and a use). */
+int vfio_group_node_set_owner(const char *dev_root, uint32_t group, uid_t uid) {
+        _cleanup_free_ char *path = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        char by_fd[64];
+        struct stat st;
+
+        if (asprintf(&path, "%s/vfio/%" PRIu32, dev_root, group) < 0)
+                return -ENOMEM;
+        fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        if (!S_ISCHR(st.st_mode))
+                return -ENODEV;
+        /* chmod has no O_PATH form before fchmodat2 (6.6); the fd's /proc link reaches the same inode. */
+        (void) snprintf(by_fd, sizeof(by_fd), "/proc/self/fd/%d", fd);
+
+        /* Root and 0600 first: the grantee owned the node and may have widened its mode, and without
+         * CAP_FOWNER (the hardened unit) only the owner may change it. With CAP_FOWNER the mode goes
+         * first, so that the node is never root's and open to all, even for a moment. */
+        if (chmod(by_fd, 0600) < 0 && errno != EPERM)
+                return negative_errno();
+        if (fchownat(fd, "", 0, (gid_t) -1, AT_EMPTY_PATH) < 0)
+                return negative_errno();
+        if (chmod(by_fd, 0600) < 0)
+                return negative_errno();
+        if (uid != 0 && fchownat(fd, "", uid, (gid_t) -1, AT_EMPTY_PATH) < 0)
+                return negative_errno();
+        return 0;
 }
 
 int vfio_attach_group(int group_fd, int container_fd) {

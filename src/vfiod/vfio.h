@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 typedef enum IommuModel {
         IOMMU_TYPE1V2,
@@ -32,6 +33,10 @@ int vfio_open_container(const char *dev_root);
 
 /* /dev/vfio/N: -EBUSY when somebody else has it open, -EXDEV when the group is not viable. */
 int vfio_open_group(const char *dev_root, uint32_t group);
+
+/* Grant mode: DEV_ROOT/vfio/GROUP becomes uid's with mode 0600 (uid 0: root's again), checked to be a
+ * character device and changed through an fd, never by path. */
+int vfio_group_node_set_owner(const char *dev_root, uint32_t group, uid_t uid);
 
 /* VFIO_GROUP_SET_CONTAINER. */
 int vfio_attach_group(int group_fd, int container_fd);

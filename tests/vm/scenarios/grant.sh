@@ -56,6 +56,18 @@ check_eq "acquire --grant as nobody: the command opens $node, exit 0" "opened/0"
 check "the grant ended with the command" wait_for 10 state_is "$group" vfio
 check "and the node is root's again" wait_for 10 node_owner_is 0
 
+# --- the grantee owns the node during the grant and may widen its mode: that ends with the grant
+node_is_roots_0600() { [ "$(stat -c '%u %a' "$node" 2>/dev/null)" = "0 600" ]; }
+out=$(run_as_user nobody "$VFIOCTL" acquire --grant "$edu" -- chmod 0666 "$node" 2>&1)
+check_eq "acquire --grant: the grantee chmods $node 0666, exit 0" "/0" "$out/$?"
+check "released: the node is root's and 0600 again" wait_for 10 node_is_roots_0600
+diag "$node after the release: $(stat -c '%U %a' "$node")"
+if run_as_user daemon sh -c "exec 3<>$node" 2>/dev/null; then
+    fail "released: another user (daemon) cannot open $node"
+else
+    ok "released: another user (daemon) cannot open $node"
+fi
+
 # --- a grant lease that stays a while
 # setpriv itself in the background (not run_as_user, a function: $! would be a subshell), so that
 # $! is the pid vfioctl runs as.
@@ -69,10 +81,18 @@ expect_in "show --json: a lease" "$lease" "/org/vfiod1/lease/"
 check_eq "show --json: no container for a grant lease" MISSING "$(show_json container)"
 out=$(run_as_user nobody sh -c "exec 3<>$node && echo opened" 2>&1)
 check_eq "nobody opens $node during the grant" opened "$out"
-kill "$granter"
+check "the grantee chmods $node 0666 during the grant" run_as_user nobody chmod 0666 "$node"
+# Killed, not released: the lease ends because its owner left the bus.
+kill -KILL "$granter"
 wait "$granter" 2>/dev/null
-check "killing the command ends the grant" wait_for 10 state_is "$group" vfio
+check "killing vfioctl ends the grant" wait_for 10 state_is "$group" vfio
 check "the node is root's again after the grant" wait_for 10 node_owner_is 0
+check "killed: and 0600 again" node_is_roots_0600
+if run_as_user daemon sh -c "exec 3<>$node" 2>/dev/null; then
+    fail "killed: another user (daemon) cannot open $node"
+else
+    ok "killed: another user (daemon) cannot open $node"
+fi
 if run_as_user nobody sh -c "exec 3<>$node" 2>/dev/null; then
     fail "nobody cannot open $node after the grant"
 else
