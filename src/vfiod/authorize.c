@@ -2,10 +2,12 @@
 /* Owns: the order in which a caller's rights are checked (root, rules, polkit). */
 
 #include <inttypes.h>
+#include <string.h>
 
 #include "authorize.h"
 #include "log.h"
 #include "polkit.h"
+#include "user-groups.h"
 
 typedef struct PendingCheck {
         Manager *manager;
@@ -28,25 +30,27 @@ static size_t identity_next;
 
 static int query_identity(sd_bus_message *message, CallerIdentity *ret) {
         _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
-        const gid_t *gids = NULL;
-        CallerIdentity id = {};
-        int r, n;
+        CallerIdentity id = { .gid = (gid_t) -1 };
+        UserGroups groups;
+        int r;
 
         /* Real credentials only: what the bus daemon vouches for, not what the peer claims. */
-        r = sd_bus_query_sender_creds(
-                message, SD_BUS_CREDS_EUID | SD_BUS_CREDS_EGID | SD_BUS_CREDS_PID | SD_BUS_CREDS_SUPPLEMENTARY_GIDS,
-                &creds);
+        r = sd_bus_query_sender_creds(message, SD_BUS_CREDS_EUID | SD_BUS_CREDS_PID, &creds);
         if (r >= 0)
                 r = sd_bus_creds_get_euid(creds, &id.uid);
         if (r >= 0)
                 r = sd_bus_creds_get_pid(creds, &id.pid);
         if (r < 0)
                 return r;
-        if (sd_bus_creds_get_egid(creds, &id.gid) < 0)
-                id.gid = (gid_t) -1;
-        n = sd_bus_creds_get_supplementary_gids(creds, &gids);
-        for (int i = 0; i < n && (size_t) i < ELEMENTSOF(id.gids); i++)
-                id.gids[id.n_gids++] = gids[i];
+        /* The groups follow from that uid (the bus sends none); without them only user rules apply. */
+        r = user_groups(id.uid, &groups);
+        if (r >= 0) {
+                id.gid = groups.gid;
+                memcpy(id.gids, groups.gids, groups.n_gids * sizeof(gid_t));
+                id.n_gids = groups.n_gids;
+        } else if (r != -ESRCH)
+                log_warning_errno(r, "Cannot look up the groups of uid %u, group rules do not apply to it: %m",
+                                  (unsigned) id.uid);
         *ret = id;
         return 0;
 }

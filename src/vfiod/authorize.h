@@ -8,13 +8,15 @@
 
 #include "manager.h"
 #include "policy.h"
+#include "user-groups.h"
 
-/* Who sent a message, as the bus daemon vouches for it. */
+/* Who sent a message: uid and pid as the bus daemon vouches for them, the groups as the user
+ * database gives them for that uid (user-groups.h). */
 typedef struct CallerIdentity {
         uid_t uid;
         gid_t gid;
         pid_t pid;
-        gid_t gids[64];
+        gid_t gids[USER_GROUPS_MAX];
         size_t n_gids;
 } CallerIdentity;
 

@@ -29,11 +29,14 @@ for k in sys.argv[1:]:
 print(json.dumps(o) if isinstance(o, (dict, list)) else o)' "$@"
 }
 
+# A group only "bin" is in (the guest's /etc is its own): the rule that names it is for its members.
+echo "vfiotest:x:4242:bin" >> /etc/group
 mkdir -p /etc/vfiod/vfiod.d
 cat > /etc/vfiod/vfiod.json <<EOF
 {
   "rules": [
-    {"users": ["nobody"], "actions": ["grant", "acquire"], "targets": ["$group"]}
+    {"users": ["nobody"], "actions": ["grant", "acquire"], "targets": ["$group"]},
+    {"groups": ["vfiotest"], "actions": ["acquire"], "targets": ["$group"]}
   ]
 }
 EOF
@@ -55,6 +58,14 @@ out=$(run_as_user nobody "$VFIOCTL" acquire --grant "$edu" -- sh -c "exec 3<>$no
 check_eq "acquire --grant as nobody: the command opens $node, exit 0" "opened/0" "$out/$?"
 check "the grant ended with the command" wait_for 10 state_is "$group" vfio
 check "and the node is root's again" wait_for 10 node_owner_is 0
+
+# --- a rule that names a group: the caller's groups come from the user database (the bus sends none)
+out=$(run_as_user bin "$VFIOCTL" acquire --interface group "$edu" -- true 2>&1)
+check_eq "groups rule: bin, a member of vfiotest, may acquire: exit 0" 0 "$?" || diag "$out"
+out=$(run_as_user daemon "$VFIOCTL" acquire --interface group "$edu" -- true 2>&1)
+check_eq "groups rule: daemon, not a member, is refused: exit 5" 5 "$?"
+expect_in "groups rule: daemon hears why" "$out" "uthoriz"
+check "groups rule: the group is back to vfio" wait_for 10 state_is "$group" vfio
 
 # --- the grantee owns the node during the grant and may widen its mode: that ends with the grant
 node_is_roots_0600() { [ "$(stat -c '%u %a' "$node" 2>/dev/null)" = "0 600" ]; }

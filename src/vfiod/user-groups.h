@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* A uid's groups as the user database names them: the primary group of its passwd entry and the
+ * groups that list its name (getgrouplist, so NSS sources such as sssd count). The bus does not
+ * tell vfiod a caller's groups (dbus-daemon 1.14 sends no gids to sd-bus 252), and /proc may
+ * change under a look: the uid the bus vouches for is the one trusted input. */
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#define USER_GROUPS_MAX 64
+/* How long an answer is reused: a new membership counts after this, without a lookup per call. */
+#define USER_GROUPS_LIFETIME_USEC (30ULL * 1000000ULL)
+
+typedef struct UserGroups {
+        gid_t gid; /* the passwd entry's primary group */
+        gid_t gids[USER_GROUPS_MAX];
+        size_t n_gids;
+} UserGroups;
+
+/* 0 with *ret filled, -ESRCH for a uid the database does not know, another -errno when the lookup
+ * failed. Answers (a missing uid included) are cached per uid for USER_GROUPS_LIFETIME_USEC. */
+int user_groups(uid_t uid, UserGroups *ret);
+void user_groups_cache_clear(void);
