@@ -110,6 +110,27 @@ else
     ok "nobody cannot open $node after the grant"
 fi
 
+# --- vfiod follows its lessees' connections through NameOwnerChanged; only the bus may send that.
+# The bus policy (<deny send_destination="org.vfiod1"/>) keeps a forged one away from the daemon.
+# A grant lease with nothing holding the node would end at once if the daemon believed its owner gone.
+setpriv --reuid=nobody --regid="$(id -g nobody)" --init-groups -- \
+    "$VFIOCTL" acquire --grant "$edu" -- sleep 60 > /tmp/forged.out 2>&1 &
+granter=$!
+check "forged NameOwnerChanged: a grant lease is active" wait_for 20 state_is "$group" leased
+lease=$(show_json lease)
+owner=$(busctl --system get-property org.vfiod1 "$lease" org.vfiod1.Lease Owner | sed -n 's/^s "\(.*\)"$/\1/p')
+run_as_user daemon dbus-send --system --type=signal --dest=org.vfiod1 /org/freedesktop/DBus \
+    org.freedesktop.DBus.NameOwnerChanged string:"$owner" string:"$owner" string:"" 2>/dev/null
+run_as_user daemon dbus-send --system --type=signal /org/freedesktop/DBus \
+    org.freedesktop.DBus.NameOwnerChanged string:"$owner" string:"$owner" string:"" 2>/dev/null
+sleep 3
+check_eq "forged NameOwnerChanged (unicast and broadcast) from daemon: the lease stays active" \
+    leased "$(group_state "$group")"
+check "forged NameOwnerChanged: the node is still nobody's" node_owner_is "$nobody_uid"
+kill "$granter"
+wait "$granter" 2>/dev/null
+check "forged NameOwnerChanged: the grant ends with its command" wait_for 10 state_is "$group" vfio
+
 # --- an fd lease: show names its container
 "$VFIOCTL" acquire --interface group "$edu" -- sleep 30 > /tmp/fd.out 2>&1 &
 holder=$!
