@@ -143,7 +143,9 @@ static int on_kill_poll(sd_event_source *s, uint64_t usec, void *userdata) {
                 removal_fail(r, l, -ETIMEDOUT, message);
                 return 0;
         }
-        return sd_event_source_set_time_relative(s, KILL_POLL_USEC);
+        /* A one-shot time source that fired is off: a new time alone would never fire again. */
+        found = sd_event_source_set_time_relative(s, KILL_POLL_USEC);
+        return found < 0 ? found : sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
 }
 
 static int removal_kill(Removal *r, Lease *l) {

@@ -7,10 +7,14 @@
 #include <stddef.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "macro.h"
 #include "worker.h"
+
+/* Where the child keeps the write end of its result pipe, above stdin, stdout and stderr. */
+#define WORKER_RESULT_FD 3
 
 struct Worker {
         pid_t pid;
@@ -116,8 +120,14 @@ int worker_start(sd_event *event, worker_fn_t fn, void *fn_data, size_t result_s
                 (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
                 if (getppid() != parent)
                         _exit(1);
-                safe_close(fds[0]);
-                run_child(fds[1], fn, fn_data, result_size);
+                /* Keep stdio and the result pipe, nothing else: a worker that held the daemon's
+                 * lease, container and fd-store fds would count as their holder (and be killed by
+                 * a hard removal of another group, or pin every lease while it hangs). */
+                if (fds[1] != WORKER_RESULT_FD && dup2(fds[1], WORKER_RESULT_FD) < 0)
+                        _exit(1);
+                if (close_range(WORKER_RESULT_FD + 1, ~0U, 0) < 0)
+                        _exit(1);
+                run_child(WORKER_RESULT_FD, fn, fn_data, result_size);
         }
         fds[1] = safe_close(fds[1]);
         w->pipe_fd = TAKE_FD(fds[0]);

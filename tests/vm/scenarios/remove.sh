@@ -18,7 +18,8 @@ on_host() { [ "$(group_state "$group")" = host ] && ! endpoints_on "$group" vfio
 sleep 3600 &
 bystander=$!
 
-start_vfiod || { done_testing; exit; }
+# A worker's write may wait in the kernel for a while in 4c: more than the default 10 s deadline.
+start_vfiod --write-timeout=60 || { done_testing; exit; }
 
 # lease_with NAME CLIENT-ARGS...: assign, start a python holder, wait until it holds the lease.
 lease_with() {
@@ -67,6 +68,55 @@ kill -STOP "$HOLDER"
 run_cli 0 "hard unassign of a stopped holder: exit 0" unassign "$group" --mode hard --timeout 1
 check "stopped: the holder was killed" sh -c "! kill -0 $HOLDER 2>/dev/null"
 check "stopped: the group is on the host" on_host
+wait "$HOLDER" 2>/dev/null
+
+# --- 4b. a holder that appears after the kill, while the owner stays connected (it holds no fd, so
+# nothing but the kill poll looks at the holders). A child holds the fds; a relay has them in flight
+# in a socket (in nobody's fd table) and takes them the moment that child dies, milliseconds after
+# the kill: the poll 100 ms later finds it, kills it, and must come again. It fired only once
+# before: the Unassign was never answered and every later one was refused. That the relay was
+# killed shows that a poll found it.
+gone() { ! kill -0 "$1" 2>/dev/null || [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = Z ]; }
+lease_with relay --hold 600 --hand-over 600
+relay=$(sed -n 's/^relay //p' /tmp/relay.out)
+out=$(timeout 60 "$VFIOCTL" unassign "$group" --mode hard --timeout 1 2>&1)
+check_eq "relay: hard unassign when the fds pass on after the kill: exit 0" 0 "$?" || diag "$out"
+expect_in "relay: the relay took the fds over" "$(cat /tmp/relay.out)" "took over"
+check "relay: the child that held them was killed" wait_for 5 gone "$(sed -n 's/^holder //p' /tmp/relay.out)"
+check "relay: the relay was killed too" wait_for 5 gone "$relay"
+check "relay: the owner, which held nothing, lives" kill -0 "$HOLDER"
+check "relay: the group is on the host" on_host
+kill "$HOLDER"
+wait "$HOLDER" 2>/dev/null
+run_cli 0 "relay: the group can be assigned again" assign "$group"
+run_cli 0 "relay: and a second Unassign is accepted" unassign "$group"
+
+# --- 4c. a removal kills the holders of its group, never vfiod's own worker moving another group.
+# Group B (an e1000e) is unassigned while vfio-hold keeps a device fd open, so the worker's unbind
+# waits in the kernel; that worker was forked after group A was leased. Workers once kept every fd
+# of the daemon (A's lease and container fds among them): A's removal found and killed B's worker,
+# and B's move failed.
+nic=$(pci_find 0x8086 0x10d3 | tail -n1)
+nic_group=$(group_of "$nic")
+run_cli 0 "worker: assign the e1000e's group $nic_group" assign "$nic_group"
+lease_with worker --hold 600
+"$VFIOD_PUBLIC/bin/vfio-hold" "$nic_group" "$nic" > /tmp/nic-hold.out 2>&1 &
+nic_holder=$!
+check "worker: vfio-hold holds $nic" wait_for 20 grep -q ready /tmp/nic-hold.out
+"$VFIOCTL" unassign "$nic_group" > /tmp/nic-unassign.out 2>&1 &
+nic_unassign=$!
+check "worker: group $nic_group's move waits in the kernel" \
+    wait_for 10 sh -c "[ \"\$(busctl --system get-property org.vfiod1 /org/vfiod1/group/$nic_group org.vfiod1.Group State)\" = 's \"unassigning\"' ]"
+run_cli 0 "worker: unassign --mode kill of group $group meanwhile: exit 0" unassign "$group" --mode kill
+check "worker: group $group's holder was killed" sh -c "! kill -0 $HOLDER 2>/dev/null"
+check "worker: group $group is on the host" on_host
+check_eq "worker: group $nic_group is still moving" unassigning "$(group_state "$nic_group")"
+kill "$nic_holder"
+wait "$nic_holder" 2>/dev/null
+wait "$nic_unassign"
+check_eq "worker: group $nic_group's unassign ends well once vfio-hold lets go: exit 0" 0 "$?" ||
+    diag "$(cat /tmp/nic-unassign.out)"
+check_eq "worker: the e1000e is back on e1000e" e1000e "$(driver_of "$nic")"
 wait "$HOLDER" 2>/dev/null
 
 # --- 5. kill, no wait; and fail
