@@ -3,15 +3,14 @@
 
 #include <ctype.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <inttypes.h>
 #include <json-c/json.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <sys/stat.h>
 
 #include "log.h"
 #include "policy.h"
+#include "user-groups.h"
 
 #define USEC_PER_SEC UINT64_C(1000000)
 /* A configuration is a few KiB; anything near this is not one, and we read it whole. */
@@ -990,56 +989,6 @@ bool policy_rule_covers_group(const PolicyRule *rule, const Group *g) {
         return endpoints > 0;
 }
 
-static long nss_buffer_size(int name) {
-        long size = sysconf(name);
-        return size > 0 ? size : 4096;
-}
-
-/* NSS lookups want a caller-sized buffer; grow it while they say ERANGE. */
-#define NSS_BUFFER_MAX (1024L * 1024L)
-
-static int user_name_of(uid_t uid, char **ret) {
-        for (long size = nss_buffer_size(_SC_GETPW_R_SIZE_MAX); size <= NSS_BUFFER_MAX; size *= 2) {
-                _cleanup_free_ char *buf = malloc((size_t) size);
-                struct passwd pw, *result = NULL;
-                int r;
-
-                if (!buf)
-                        return -ENOMEM;
-                r = getpwuid_r(uid, &pw, buf, (size_t) size, &result);
-                if (r == ERANGE)
-                        continue;
-                if (r != 0)
-                        return -r;
-                if (!result)
-                        return -ESRCH;
-                *ret = strdup(pw.pw_name);
-                return *ret ? 0 : -ENOMEM;
-        }
-        return -ERANGE;
-}
-
-static int group_gid_of(const char *name, gid_t *ret) {
-        for (long size = nss_buffer_size(_SC_GETGR_R_SIZE_MAX); size <= NSS_BUFFER_MAX; size *= 2) {
-                _cleanup_free_ char *buf = malloc((size_t) size);
-                struct group gr, *result = NULL;
-                int r;
-
-                if (!buf)
-                        return -ENOMEM;
-                r = getgrnam_r(name, &gr, buf, (size_t) size, &result);
-                if (r == ERANGE)
-                        continue;
-                if (r != 0)
-                        return -r;
-                if (!result)
-                        return -ESRCH;
-                *ret = gr.gr_gid;
-                return 0;
-        }
-        return -ERANGE;
-}
-
 typedef struct Caller {
         uid_t uid;
         gid_t gid;
@@ -1053,7 +1002,7 @@ static bool caller_in_group(const Caller *c, const char *name) {
         gid_t gid = (gid_t) -1;
         int r;
 
-        r = group_gid_of(name, &gid);
+        r = group_gid_by_name(name, &gid);
         if (r < 0) {
                 log_debug_errno(r, "Policy names group \"%s\", which does not resolve, ignoring: %m", name);
                 return false;
@@ -1071,7 +1020,7 @@ static bool rule_names_caller(const PolicyRule *rule, Caller *c) {
 
         if (rule->n_users > 0 && !c->user_looked_up) {
                 c->user_looked_up = true;
-                r = user_name_of(c->uid, &c->user);
+                r = user_passwd(c->uid, &c->user, NULL);
                 if (r < 0)
                         log_debug_errno(r, "Cannot resolve uid %u to a user name, user rules do not apply: %m",
                                         (unsigned) c->uid);

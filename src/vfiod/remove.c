@@ -126,7 +126,7 @@ static int on_kill_poll(sd_event_source *s, uint64_t usec, void *userdata) {
         Removal *r = userdata;
         Manager *m = r->manager;
         Lease *l = manager_get_lease(m, r->lease);
-        int found;
+        int found, k;
 
         if (!l) /* it ended meanwhile; lease_end went on with the removal */
                 return 0;
@@ -144,8 +144,8 @@ static int on_kill_poll(sd_event_source *s, uint64_t usec, void *userdata) {
                 return 0;
         }
         /* A one-shot time source that fired is off: a new time alone would never fire again. */
-        found = sd_event_source_set_time_relative(s, KILL_POLL_USEC);
-        return found < 0 ? found : sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        k = sd_event_source_set_time_relative(s, KILL_POLL_USEC);
+        return k < 0 ? k : sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
 }
 
 static int removal_kill(Removal *r, Lease *l) {

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Owns: a uid's groups from the user database, and the short-lived per-uid cache of them. */
+/* Owns: lookups in the user database (NSS): a uid's name and groups, with a short-lived per-uid cache
+ * of the groups, and a group's gid by name. */
 
 #include <errno.h>
 #include <grp.h>
@@ -7,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -14,7 +16,8 @@
 #include "macro.h"
 #include "user-groups.h"
 
-#define CACHE_SIZE     64
+#define CACHE_SIZE 64
+/* NSS lookups want a caller-sized buffer; grow it while they say ERANGE. */
 #define NSS_BUFFER_MAX (1024L * 1024L)
 
 typedef struct CachedGroups {
@@ -36,14 +39,16 @@ static uint64_t now_usec(void) {
         return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000ULL;
 }
 
-static int lookup(uid_t uid, UserGroups *ret) {
-        long start = sysconf(_SC_GETPW_R_SIZE_MAX);
+static long nss_buffer_size(int name) {
+        long size = sysconf(name);
+        return size > 0 ? size : 4096;
+}
 
-        for (long size = start > 0 ? start : 4096; size <= NSS_BUFFER_MAX; size *= 2) {
+int user_passwd(uid_t uid, char **ret_name, gid_t *ret_gid) {
+        for (long size = nss_buffer_size(_SC_GETPW_R_SIZE_MAX); size <= NSS_BUFFER_MAX; size *= 2) {
                 _cleanup_free_ char *buf = malloc((size_t) size);
                 struct passwd pw, *result = NULL;
-                UserGroups g = {};
-                int n = USER_GROUPS_MAX, r;
+                int r;
 
                 if (!buf)
                         return -ENOMEM;
@@ -54,18 +59,52 @@ static int lookup(uid_t uid, UserGroups *ret) {
                         return -r;
                 if (!result)
                         return -ESRCH;
-                g.gid = pw.pw_gid;
-                /* More groups than fit: the first USER_GROUPS_MAX count, and the log says so. */
-                if (getgrouplist(pw.pw_name, pw.pw_gid, g.gids, &n) < 0) {
-                        log_notice("User %s is in more than %d groups; rules see the first %d.", pw.pw_name,
-                                   USER_GROUPS_MAX, USER_GROUPS_MAX);
-                        n = USER_GROUPS_MAX;
-                }
-                g.n_gids = (size_t) n;
-                *ret = g;
+                if (ret_gid)
+                        *ret_gid = pw.pw_gid;
+                *ret_name = strdup(pw.pw_name);
+                return *ret_name ? 0 : -ENOMEM;
+        }
+        return -ERANGE;
+}
+
+int group_gid_by_name(const char *name, gid_t *ret) {
+        for (long size = nss_buffer_size(_SC_GETGR_R_SIZE_MAX); size <= NSS_BUFFER_MAX; size *= 2) {
+                _cleanup_free_ char *buf = malloc((size_t) size);
+                struct group gr, *result = NULL;
+                int r;
+
+                if (!buf)
+                        return -ENOMEM;
+                r = getgrnam_r(name, &gr, buf, (size_t) size, &result);
+                if (r == ERANGE)
+                        continue;
+                if (r != 0)
+                        return -r;
+                if (!result)
+                        return -ESRCH;
+                *ret = gr.gr_gid;
                 return 0;
         }
         return -ERANGE;
+}
+
+static int lookup(uid_t uid, UserGroups *ret) {
+        _cleanup_free_ char *name = NULL;
+        UserGroups g = {};
+        int n = USER_GROUPS_MAX, r;
+
+        r = user_passwd(uid, &name, &g.gid);
+        if (r < 0)
+                return r;
+        /* More groups than fit: the first USER_GROUPS_MAX count, and the log says so. */
+        if (getgrouplist(name, g.gid, g.gids, &n) < 0) {
+                log_notice("User %s is in more than %d groups; rules see the first %d.", name, USER_GROUPS_MAX,
+                           USER_GROUPS_MAX);
+                n = USER_GROUPS_MAX;
+        }
+        g.n_gids = (size_t) n;
+        *ret = g;
+        return 0;
 }
 
 int user_groups(uid_t uid, UserGroups *ret) {

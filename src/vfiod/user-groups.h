@@ -23,3 +23,10 @@ typedef struct UserGroups {
  * failed. Answers (a missing uid included) are cached per uid for USER_GROUPS_LIFETIME_USEC. */
 int user_groups(uid_t uid, UserGroups *ret);
 void user_groups_cache_clear(void);
+
+/* The name (*ret_name, to be freed) and, if ret_gid is not NULL, the primary group of uid's passwd
+ * entry; -ESRCH when the database has no such uid. Not cached. */
+int user_passwd(uid_t uid, char **ret_name, gid_t *ret_gid);
+
+/* The gid of the group called name; -ESRCH when there is none. Not cached. */
+int group_gid_by_name(const char *name, gid_t *ret);
