@@ -5,10 +5,20 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/deps.sh || exit 1
-
 passed=0
 failed=0
+
+# Wall time of each part, printed before the last line.
+times=()
+started=$(date +%s)
+part_start=$started
+# timed NAME: the time since the previous part (or the start) was NAME's.
+timed() {
+        local now
+        now=$(date +%s)
+        times+=("$(printf '%-48s %3dm%02ds' "$1" $(((now - part_start) / 60)) $(((now - part_start) % 60)))")
+        part_start=$now
+}
 
 # Adds the counts of one meson test run, read from its JSON log.
 count_meson() {
@@ -57,24 +67,36 @@ run_counted() {
         rm -f "$out"
 }
 
+bash scripts/deps.sh || exit 1
+timed "dependencies (apt)"
 echo "== unit and D-Bus tests"
 meson_tier build
+timed "unit, D-Bus, lint, man, install"
 echo "== unit and D-Bus tests under AddressSanitizer and UndefinedBehaviorSanitizer"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 meson_tier build-asan -Db_sanitize=address,undefined
+timed "the same under ASan and UBSan"
 
 echo "== fuzz targets (libFuzzer under ASan and UBSan, ${FUZZ_TIME:-30} s each; their corpora also run above)"
 run_counted tests/fuzz/run.sh
+timed "fuzz targets"
 
-echo "== VM tests (real kernel under QEMU)"
 # QEMU 10 (bookworm-backports, unpacked into the cache, not installed) for the scenario that starts
 # a VM from brokered iommufd fds; without it that scenario skips and says why.
 tests/vm/fetch-qemu.sh >/dev/null || echo "test.sh: no QEMU 10 for the VM tests (see above); qemu-iommufd.sh will skip" >&2
-run_counted tests/vm/run.sh --build build tests/vm/scenarios/*.sh
-echo "== VM tests with systemd as PID 1 and the installed vfiod.service (stock kernel)"
-# Every scenario again as a distribution installs vfiod (systemd*.sh ran so above already): the
-# unit's capabilities are named after checks in these, and the fd store keeps leases across restarts.
-mapfile -t plain_only < <(ls tests/vm/scenarios/*.sh | grep -v '/systemd[^/]*\.sh$')
-run_counted tests/vm/run.sh --build build --init systemd --kernel stock "${plain_only[@]}"
+# Each scenario runs on the tiers its "# vm-tiers:" line names (tests/vm/README.md, "Tiers").
+echo "== VM tier stock: the distribution's kernel under QEMU"
+run_counted tests/vm/run.sh --build build --tier stock tests/vm/scenarios/*.sh
+timed "VM tier stock"
+echo "== VM tier iommufd: the iommufd kernel (VFIO device files, iommufd)"
+run_counted tests/vm/run.sh --build build --tier iommufd tests/vm/scenarios/*.sh
+timed "VM tier iommufd"
+echo "== VM tier systemd: systemd as PID 1 and the installed vfiod.service (stock kernel)"
+run_counted tests/vm/run.sh --build build --tier systemd tests/vm/scenarios/*.sh
+timed "VM tier systemd"
 
+echo "== wall time"
+printf '%s\n' "${times[@]}"
+now=$(date +%s)
+printf '%-48s %3dm%02ds\n' "total" $(((now - started) / 60)) $(((now - started) % 60))
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -7,10 +7,15 @@
 # lines from the serial console and prints "N passed, N failed".
 #
 # Usage: tests/vm/run.sh [--build DIR] [--kernel stock|iommufd|all] [--init plain|systemd]
-#                        [--timeout SEC] [--verbose] [--keep] SCENARIO.sh...
+#                        [--tier stock|iommufd|systemd] [--timeout SEC] [--verbose] [--keep]
+#                        SCENARIO.sh...
+#        tests/vm/run.sh --check-tiers [SCENARIO.sh...]
 #
 # --init systemd runs every scenario with systemd as the guest's PID 1 and vfiod installed
 # (prefix /usr) as its service; a scenario with a "# vm-init: systemd" line always runs so.
+# --tier T runs, of the scenarios given, those whose "# vm-tiers:" line names T, on T's kernel
+# and init (stock: stock kernel; iommufd: the iommufd kernel; systemd: stock kernel, systemd as
+# PID 1). --check-tiers only checks those lines (every scenario in scenarios/ when none given).
 #
 # Environment:
 #   VFIOD_VM_CACHE        kernel/initramfs cache and logs (tests/vm/cache)
@@ -25,13 +30,50 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 
 usage() {
-    sed -n 's/^# \{0,1\}//; 9,13p' "$0" | sed 's/^ *Usage: /Usage: /'
+    sed -n 's/^# \{0,1\}//; 9,18p' "$0" | sed 's/^ *Usage: /Usage: /'
     exit "${1:-2}"
+}
+
+# The tiers a scenario can declare, and what each runs on (kernel and init).
+declare -A tier_kernel=([stock]=stock [iommufd]=iommufd [systemd]=stock)
+declare -A tier_init=([stock]=plain [iommufd]=plain [systemd]=systemd)
+
+# scenario_tiers SCENARIO: the tiers on its "# vm-tiers:" line, one line, empty when none.
+scenario_tiers() {
+    sed -n 's/^# vm-tiers:\(.*\)$/\1/p' "$1" | head -n 1 | xargs
+}
+
+# check_tiers SCENARIO...: every scenario declares its tiers once, all of them known, none twice;
+# one that always runs under systemd ("# vm-init: systemd") does not declare stock as well as
+# systemd, which would boot it twice the same way. Prints one line per fault; fails on any.
+check_tiers() {
+    local s t tiers bad=0 n
+    for s in "$@"; do
+        n=$(grep -c '^# vm-tiers:' "$s")
+        tiers=$(scenario_tiers "$s")
+        if [ "$n" -ne 1 ] || [ -z "$tiers" ]; then
+            echo "$s: needs one \"# vm-tiers: TIER...\" line (tiers: ${!tier_kernel[*]})"
+            bad=1
+            continue
+        fi
+        for t in $tiers; do
+            [ -n "${tier_kernel[$t]:-}" ] || { echo "$s: unknown tier '$t' (tiers: ${!tier_kernel[*]})"; bad=1; }
+        done
+        [ "$(tr ' ' '\n' <<<"$tiers" | sort | uniq -d)" = "" ] || { echo "$s: a tier named twice: $tiers"; bad=1; }
+        if grep -q '^# vm-init: *systemd *$' "$s" && [[ " $tiers " = *" stock "* ]] &&
+           [[ " $tiers " = *" systemd "* ]]; then
+            echo "$s: always runs under systemd; stock and systemd would run it twice alike"
+            bad=1
+        fi
+    done
+    return "$bad"
 }
 
 build=
 kernel=all
 init=
+tier=
+check_only=
 timeout=${VFIOD_VM_TIMEOUT:-240}
 verbose=
 keep=
@@ -44,6 +86,9 @@ while [ $# -gt 0 ]; do
         --kernel=*) kernel=${1#*=}; shift ;;
         --init) init=$2; shift 2 ;;
         --init=*) init=${1#*=}; shift ;;
+        --tier) tier=$2; shift 2 ;;
+        --tier=*) tier=${1#*=}; shift ;;
+        --check-tiers) check_only=1; shift ;;
         --timeout) timeout=$2; shift 2 ;;
         --timeout=*) timeout=${1#*=}; shift ;;
         -v|--verbose) verbose=1; shift ;;
@@ -53,9 +98,21 @@ while [ $# -gt 0 ]; do
         *) scenarios+=("$1"); shift ;;
     esac
 done
+if [ -n "$check_only" ]; then
+    [ ${#scenarios[@]} -gt 0 ] || scenarios=("$here"/scenarios/*.sh)
+    check_tiers "${scenarios[@]}"
+    exit
+fi
 [ ${#scenarios[@]} -gt 0 ] || { echo "run.sh: no scenario given" >&2; usage; }
 case $kernel in stock|iommufd|all) ;; *) echo "run.sh: bad --kernel $kernel" >&2; usage ;; esac
 case $init in ''|plain|systemd) ;; *) echo "run.sh: bad --init $init" >&2; usage ;; esac
+if [ -n "$tier" ]; then
+    [ -n "${tier_kernel[$tier]:-}" ] || { echo "run.sh: bad --tier $tier" >&2; usage; }
+    [ "$kernel" = all ] && [ -z "$init" ] ||
+        { echo "run.sh: --tier sets the kernel and the init; not with --kernel or --init" >&2; usage; }
+    kernel=${tier_kernel[$tier]}
+    init=${tier_init[$tier]}
+fi
 
 # A relative --build is taken relative to the current directory; the
 # default relative to the repository. The guest sees the same absolute path.
@@ -74,6 +131,31 @@ for i in "${!scenarios[@]}"; do
     [ -f "$s" ] || { echo "run.sh: no such scenario: $s" >&2; exit 2; }
     scenarios[$i]=$(cd "$(dirname "$s")" && pwd)/$(basename "$s")
 done
+
+# With --tier, the scenarios that declare it; one that declares no tiers at all is a failure (it
+# would run on no tier), and the others are left out, which is said once.
+undeclared=()
+if [ -n "$tier" ]; then
+    chosen=() left_out=()
+    for s in "${scenarios[@]}"; do
+        t=$(scenario_tiers "$s")
+        if [ -z "$t" ]; then
+            undeclared+=("$s")
+        elif [[ " $t " = *" $tier "* ]]; then
+            chosen+=("$s")
+        else
+            left_out+=("$(basename "$s" .sh)")
+        fi
+    done
+    [ ${#left_out[@]} -eq 0 ] || echo "run.sh: tier $tier leaves out ${left_out[*]} (their # vm-tiers: lines)"
+    scenarios=("${chosen[@]}")
+    if [ ${#scenarios[@]} -eq 0 ]; then
+        for s in "${undeclared[@]}"; do echo "not ok - $s declares no tiers (# vm-tiers:)"; done
+        echo "0 passed, ${#undeclared[@]} failed"
+        [ ${#undeclared[@]} -eq 0 ]
+        exit
+    fi
+fi
 
 cache=${VFIOD_VM_CACHE:-$here/cache}
 mkdir -p "$cache"
@@ -431,6 +513,11 @@ for k in "${kernels[@]}"; do
     for s in "${scenarios[@]}"; do
         run_vm "$k" "$s" 1 || [ $? -ne 2 ] || run_vm "$k" "$s" 2
     done
+done
+
+for s in "${undeclared[@]}"; do
+    echo "not ok - $s declares no tiers (# vm-tiers:)"
+    failed=$((failed + 1))
 done
 
 echo "$passed passed, $failed failed"

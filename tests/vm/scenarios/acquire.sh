@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# vm-tiers: stock iommufd systemd
 # vm-timeout: 480
 #
 # The fd broker against the real kernel: `vfioctl acquire` leases the bridge group and a program

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# vm-tiers: stock systemd
 #
 # Whole-group assignment against the real kernel: the bridge group (bridge, two edu, an e1000)
 # moves to vfio-pci and back to exactly its drivers; refusals come with their errors and exit

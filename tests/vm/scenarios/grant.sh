@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# vm-tiers: stock iommufd systemd
 # vm-timeout: 300
 #
 # Access "grant": a config rule lets nobody have the bridge group's device node for as long as a

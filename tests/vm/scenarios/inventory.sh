@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# vm-tiers: stock
 #
 # vfiod's inventory against the real kernel: the groups, devices, drivers
 # and reserved regions it publishes on the bus must equal sysfs, follow a

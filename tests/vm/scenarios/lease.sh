@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# vm-tiers: stock iommufd systemd
 #
 # The fd broker seen from a client written with python3-dbus: Acquire hands out real fds, the
 # lease follows its owner (Release, or the owner leaving with nobody holding the fds), a leased

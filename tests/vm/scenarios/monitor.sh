@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# vm-tiers: stock
 # vm-timeout: 360
 #
 # vfioctl monitor and vfioctl holders against the real daemon: two monitors (text and --json) follow

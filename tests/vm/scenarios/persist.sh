@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# vm-tiers: stock systemd
 #
 # Persistence and crash safety: a persistent assignment survives a daemon restart and is applied
 # again at start-up (before READY=1) after a "reboot" (runtime state and bindings gone); a daemon

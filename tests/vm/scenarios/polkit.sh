@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# vm-tiers: stock systemd
 #
 # Authorization through the real polkitd on the guest's system bus: what vfiod.json's rules do
 # not allow, polkit's org.vfiod1.acquire and org.vfiod1.manage may (asked asynchronously). A

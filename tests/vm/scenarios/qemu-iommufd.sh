@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# vm-tiers: iommufd
 # vm-timeout: 480
 #
 # The use vfiod exists for: an unprivileged user starts QEMU (10, from Debian backports, which

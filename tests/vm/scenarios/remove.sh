@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# vm-tiers: stock iommufd systemd
 # vm-timeout: 360
 #
 # Taking a leased group back: soft (ask, wait, give up), hard (ask, wait, kill every holder), kill

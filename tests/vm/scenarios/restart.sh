@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# vm-tiers: stock iommufd systemd
 # vm-timeout: 360
 #
 # Leases across daemon restarts, without a service manager (no fd store: the lease table under

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# vm-tiers: stock iommufd
 #
 # Smoke test of the VM rig itself (no daemon needed): IOMMU groups as the
 # topology promises, vfio modules, the QMP channel, and PCI hotplug into the

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# vm-tiers: iommufd systemd
 # vm-init: systemd
 # vm-timeout: 540
 #

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# vm-tiers: stock
 #
 # A kernel write that blocks (unbinding vfio-pci while a process holds a device fd) must not block
 # the daemon: past the deadline the group is "wedged", the caller is told, every other request is
