@@ -4,8 +4,11 @@
 # Stage 2 of the VM test guest: runs as PID 1 on the overlay root (host root
 # read-only over 9p + tmpfs), after the initramfs switch_root'ed into it.
 # Sets up a minimal system (proc/sys/dev, /run, /tmp, module tree, system
-# D-Bus), runs ONE scenario script with its output on the serial console,
-# prints an end marker the host harness looks for, and powers off.
+# D-Bus), runs the scenarios the harness listed, one after the other, with
+# their output on the serial console between begin and done markers the host
+# harness looks for, and powers off. Between two scenarios the guest goes
+# back to the state it had before the first (reset_guest); when it cannot, it
+# says so and powers off, and the harness boots again for the rest.
 #
 # Everything about the run comes from a config file the host harness wrote
 # into the VM's private directory; its path is the kernel parameter
@@ -14,7 +17,7 @@
 # With VM_INIT=systemd the guest instead gets vfiod's installed tree (the
 # harness's DESTDIR) copied onto its root and execs systemd as PID 1, with a
 # small default target whose test unit runs this script again as
-# `guest-init.sh --run`: the scenario with its output on ttyS0, the same end
+# `guest-init.sh --run`: the (one) scenario with its output on ttyS0, the same
 # markers, then a forced poweroff.
 
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -37,6 +40,11 @@ finish() {
     echo "@@VFIOD-VM-DMESG@@"
     dmesg 2>/dev/null | tail -n 300
     echo "@@VFIOD-VM-END@@"
+    power_off "$rc"
+}
+
+power_off() {
+    sync
     # busybox's poweroff -f calls reboot(2) directly (the host's
     # /sbin/poweroff is systemctl, useless without systemd); sysrq is the
     # fallback. If both fail, PID 1 exits -> panic -> panic=-1 reboots ->
@@ -44,7 +52,175 @@ finish() {
     busybox poweroff -f 2>/dev/null
     echo o > /proc/sysrq-trigger
     sleep 5
-    exit "$rc"
+    exit "${1:-0}"
+}
+
+# ------------------------------------------------------------ many scenarios, one boot
+# What a scenario may change and reset_guest puts back as it was before the first one (or
+# removes, when it was not there): vfiod's configuration, state and runtime directories, the
+# user database, polkit's rules and actions; only what differs is touched (dbus-daemon watches
+# its own configuration: it is left alone). Under TCG every process costs tens of milliseconds,
+# so each step looks at everything with a few of them.
+SNAP=/run/vfiod-vm-snapshot
+SNAP_PATHS=(/etc/vfiod /var/lib/vfiod /run/vfiod /var/cache/vfiod /var/log/vfiod
+            /etc/passwd /etc/group /etc/shadow /etc/gshadow
+            /etc/polkit-1 /usr/share/polkit-1/actions
+            /usr/share/dbus-1/system-services/org.freedesktop.PolicyKit1.service)
+# Directories whose new entries (files, sockets, directories; not mount points) are removed.
+SNAP_DIRS=(/run /tmp /var/tmp /dev/shm /etc /var/lib /var/cache /var/log)
+SCENARIO_CGROUP=/sys/fs/cgroup/vfiod-vm-scenario
+# dbus-daemon, and what it starts by bus activation (polkitd): outside the scenario's cgroup.
+BUS_CGROUP=/sys/fs/cgroup/vfiod-vm-bus
+
+# pci_state: one line per PCI device: address, driver, driver_override, IOMMU group.
+pci_state() {
+    local d=/sys/bus/pci/devices
+    {
+        find "$d"/*/driver "$d"/*/iommu_group -maxdepth 0 -printf '%p %l\n' 2>/dev/null
+        awk '{ print FILENAME, $0 }' "$d"/*/driver_override 2>/dev/null
+    } | awk '{ n = split($1, p, "/"); dev = p[n - 1]; devs[dev] = 1
+               t = $2; sub(/.*\//, "", t); v[dev, p[n]] = t }
+             END { for (dev in devs) print dev, (v[dev, "driver"] == "" ? "-" : v[dev, "driver"]),
+                                           v[dev, "driver_override"], (v[dev, "iommu_group"] == "" ? "-" : v[dev, "iommu_group"]) }' |
+        sort
+}
+
+# dir_entries: the entries of SNAP_DIRS, one path per line, but mount points (whose paths
+# /proc/self/mounts writes with octal escapes).
+dir_entries() {
+    find "${SNAP_DIRS[@]}" -mindepth 1 -maxdepth 1 2>/dev/null |
+        awk 'NR == FNR { m[$2] = 1; next }
+             { e = $0; gsub(/\\/, "\\134", e); gsub(/ /, "\\040", e); if (!(e in m)) print }' \
+            /proc/self/mounts - | sort
+}
+
+# path_state: what SNAP_PATHS hold (type, mode, owner, size, mtime, path of each file).
+path_state() {
+    find "${SNAP_PATHS[@]}" -printf '%y %m %U %G %s %T@ %p\n' 2>/dev/null | sort
+}
+
+# snapshot_guest: the state reset_guest returns to, taken before the first scenario.
+snapshot_guest() {
+    local p
+    mkdir -p "$SNAP/files"
+    for p in "${SNAP_PATHS[@]}"; do
+        [ -e "$p" ] && cp -a --parents "$p" "$SNAP/files/"
+    done
+    path_state > "$SNAP/paths"
+    dir_entries > "$SNAP/entries"
+    pci_state > "$SNAP/pci"
+    cut -d' ' -f1 /proc/modules | sort > "$SNAP/modules"
+    awk '{print $2}' /proc/self/mounts > "$SNAP/mounts"
+}
+
+# sysfs_write VALUE PATH: a write that may block in the kernel gets 20 s, then fails.
+sysfs_write() {
+    (echo "$1" > "$2") 2>/dev/null &
+    local pid=$!
+    for _ in $(seq 200); do
+        kill -0 "$pid" 2>/dev/null || { wait "$pid"; return; }
+        sleep 0.1
+    done
+    return 1
+}
+
+# reset_pci: every device that differs from boot back on its driver, without driver_override.
+reset_pci() {
+    local addr drv ov grp cur d
+    pci_state | comm -13 - "$SNAP/pci" | while read -r addr drv ov grp; do
+        d=/sys/bus/pci/devices/$addr
+        [ -e "$d" ] || continue
+        [ "$(cat "$d/driver_override" 2>/dev/null)" = "(null)" ] || sysfs_write "" "$d/driver_override"
+        cur=$(readlink "$d/driver" 2>/dev/null) || cur=-
+        cur=${cur##*/}
+        [ "$cur" = "$drv" ] && continue
+        [ "$cur" = - ] || sysfs_write "$addr" "$d/driver/unbind" || exit 1
+        [ "$drv" = - ] || sysfs_write "$addr" "/sys/bus/pci/drivers/$drv/bind"
+    done
+}
+
+# stop_activated: kills what dbus-daemon started (its cgroup's processes but itself).
+stop_activated() {
+    local procs
+    for _ in $(seq 50); do
+        procs=$(grep -vx "$BUS_PID" "$BUS_CGROUP/cgroup.procs")
+        [ -n "$procs" ] || return 0
+        kill -KILL $procs 2>/dev/null
+        sleep 0.1
+    done
+    return 1
+}
+
+# reset_guest: back to the snapshot; says what differs, and fails, when it cannot be.
+reset_guest() {
+    local m
+    step "going back to the state of the boot"
+    # Mounts the scenario made (a bind for QEMU, say), innermost first.
+    awk '{print $2}' /proc/self/mounts | grep -vxF -f "$SNAP/mounts" | tac | while read -r m; do
+        umount -l "$(printf '%b' "$m")" 2>/dev/null
+    done
+    # Each of SNAP_PATHS in which something differs, as it was.
+    path_state | comm -3 - "$SNAP/paths" | awk '{ print $7 }' | while read -r m; do
+        for p in "${SNAP_PATHS[@]}"; do
+            [[ $m == "$p" || $m == "$p"/* ]] && echo "$p"
+        done
+    done | sort -u | while read -r p; do
+        rm -rf "$p"
+        [ -e "$SNAP/files$p" ] && cp -a "$SNAP/files$p" "$p"
+        # The bus reads its service files again (a scenario may have made polkit unactivatable).
+        [[ $p != /usr/share/dbus-1/* ]] ||
+            busctl --system call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus ReloadConfig
+    done
+    # Services the bus started for the scenario.
+    stop_activated || { say "reset: a service the bus started did not end"; return 1; }
+    dir_entries | comm -23 - "$SNAP/entries" | xargs -r -d '\n' rm -rf --one-file-system
+    reset_pci || { say "reset: a driver unbind did not finish"; return 1; }
+    # Modules the scenario (or vfiod) loaded: the next scenario finds them unloaded, as at boot.
+    for _ in 1 2; do
+        m=$(cut -d' ' -f1 /proc/modules | sort | comm -23 - "$SNAP/modules")
+        [ -z "$m" ] || modprobe -r -a $m 2>/dev/null
+    done
+    if ! pci_state | diff "$SNAP/pci" - > "$SNAP/pci.diff"; then
+        say "reset: the PCI devices differ from boot (< boot, > now):"
+        sed 's/^/guest-init:   /' "$SNAP/pci.diff"
+        return 1
+    fi
+    step "back to the state of the boot"
+}
+
+# run_scenario SCENARIO LIMIT: runs it between its markers, in a cgroup of its own (everything
+# it started, daemons and other users' processes too, is killed when it ends), in a session of
+# its own with stdin from /dev/null and its output on the console; killed after LIMIT seconds.
+# Fails when something it started could not be killed.
+run_scenario() {
+    local scenario=$1 limit=$2 name pid started rc=137 lines clean=0
+    name=$(basename "$scenario" .sh)
+    mkdir -p "$SCENARIO_CGROUP"
+    lines=$(dmesg 2>/dev/null | wc -l)
+    started=$SECONDS
+    echo "@@VFIOD-VM-BEGIN $name@@"
+    say "kernel $kver ($VM_KERNEL), running $scenario"
+    (echo "$BASHPID" > "$SCENARIO_CGROUP/cgroup.procs" && exec setsid bash "$scenario" < /dev/null > /dev/console 2>&1) &
+    pid=$!
+    while kill -0 "$pid" 2>/dev/null; do
+        if [ $((SECONDS - started)) -ge "$limit" ]; then
+            echo "not ok - $name: timed out after $limit s in the guest (killed)"
+            break
+        fi
+        sleep 0.5
+    done
+    echo 1 > "$SCENARIO_CGROUP/cgroup.kill"
+    for _ in $(seq 100); do
+        grep -qx 'populated 0' "$SCENARIO_CGROUP/cgroup.events" && { clean=1; break; }
+        sleep 0.2
+    done
+    # (The braces keep bash's "Killed" job notice off the console.)
+    kill -0 "$pid" 2>/dev/null || { { wait "$pid"; } 2>/dev/null; rc=$?; }
+    sync
+    echo "@@VFIOD-VM-DONE rc=$rc@@ $((SECONDS - started)) s"
+    echo "@@VFIOD-VM-DMESG@@"
+    dmesg 2>/dev/null | tail -n +"$((lines + 1))" | tail -n 300
+    [ "$clean" = 1 ] || { say "processes of $name could not be killed"; return 1; }
 }
 
 # Where the systemd-mode setup leaves the run's config for the test unit.
@@ -75,12 +251,14 @@ if [ "${1:-}" = --run ]; then
     fi
     export_scenario_env
     step "systemd is $(systemctl is-system-running 2>&1)"
-    say "kernel $(uname -r) ($VM_KERNEL, systemd), running $SCENARIO"
     cd "$VFIOD_SRC" || exit 97
+    started=$SECONDS
+    echo "@@VFIOD-VM-BEGIN $(basename "$SCENARIO" .sh)@@"
+    say "kernel $(uname -r) ($VM_KERNEL, systemd), running $SCENARIO"
     bash "$SCENARIO" < /dev/null 2>&1
     rc=$?
     sync
-    echo "@@VFIOD-VM-DONE rc=$rc@@"
+    echo "@@VFIOD-VM-DONE rc=$rc@@ $((SECONDS - started)) s"
     echo "@@VFIOD-VM-DMESG@@"
     dmesg 2>/dev/null | tail -n 300
     echo "@@VFIOD-VM-JOURNAL@@"
@@ -213,6 +391,8 @@ if [ -z "$VFIOD_VM_CFG" ] || [ ! -r "$VFIOD_VM_CFG" ]; then
 fi
 # shellcheck disable=SC1090
 . "$VFIOD_VM_CFG"
+# The scenarios of this boot, in order, and each one's time limit; under systemd just one.
+SCENARIO=${SCENARIOS[0]}
 
 mount -t tmpfs -o mode=0755 run /run
 # The guest gets a fresh /tmp, but keeps the host's visible (read-only) at
@@ -238,7 +418,7 @@ show_host_tmp() {
     fi
     mount --bind "/run/host-tmp/$top" "/tmp/$top" || say "cannot show the host's /tmp/$top"
 }
-for p in "$VFIOD_SRC" "$VFIOD_BUILD" "$SCENARIO" "$VM_DESTDIR" "$VM_PUBLIC" "$VFIOD_VM_CACHE" \
+for p in "$VFIOD_SRC" "$VFIOD_BUILD" "${SCENARIOS[@]}" "$VM_DESTDIR" "$VM_PUBLIC" "$VFIOD_VM_CACHE" \
          "$VM_MODULES_DIR"; do
     show_host_tmp "$p"
 done
@@ -301,12 +481,20 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 [ -S /run/dbus/system_bus_socket ] || say "system bus socket did not appear"
+BUS_PID=$(pidof dbus-daemon)
+mkdir -p "$BUS_CGROUP" && echo "$BUS_PID" > "$BUS_CGROUP/cgroup.procs" ||
+    say "cannot move dbus-daemon into a cgroup of its own"
 step "system bus up"
 
 export_scenario_env
-
-say "kernel $kver ($VM_KERNEL), running $SCENARIO"
 cd "$VFIOD_SRC" || finish 97
-# Its own session, stdin from /dev/null, output on the console (ttyS0).
-setsid -w bash "$SCENARIO" < /dev/null > /dev/console 2>&1
-finish $?
+snapshot_guest
+for i in "${!SCENARIOS[@]}"; do
+    if [ "$i" -gt 0 ] && ! reset_guest; then
+        echo "@@VFIOD-VM-RESET-FAILED@@"
+        break
+    fi
+    run_scenario "${SCENARIOS[$i]}" "${LIMITS[$i]}" || { echo "@@VFIOD-VM-RESET-FAILED@@"; break; }
+done
+echo "@@VFIOD-VM-END@@"
+power_off 0

@@ -1,10 +1,12 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
-# VM test harness: boots each scenario in a fresh QEMU (TCG) guest with an
-# emulated Intel IOMMU, on the distribution's stock kernel and, when
-# available, on the iommufd test kernel; collects the scenario's TAP-like
-# lines from the serial console and prints "N passed, N failed".
+# VM test harness: runs scenarios in QEMU (TCG) guests with an emulated
+# Intel IOMMU, on the distribution's stock kernel and, when available, on the
+# iommufd test kernel: the scenarios without systemd or "# vm-own-boot" in one
+# boot per kernel (the guest goes back to its boot state between them), the
+# others in a boot each; collects each scenario's TAP-like lines from the
+# serial console and prints "N passed, N failed".
 #
 # Usage: tests/vm/run.sh [--build DIR] [--kernel stock|iommufd|all] [--init plain|systemd]
 #                        [--tier stock|iommufd|systemd] [--timeout SEC] [--verbose] [--keep]
@@ -30,7 +32,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 
 usage() {
-    sed -n 's/^# \{0,1\}//; 9,18p' "$0" | sed 's/^ *Usage: /Usage: /'
+    sed -n 's/^# \{0,1\}//; 11,20p' "$0" | sed 's/^ *Usage: /Usage: /'
     exit "${1:-2}"
 }
 
@@ -368,29 +370,90 @@ make_public_tree || { log "copying what unprivileged users run into $public fail
 passed=0
 failed=0
 
-# run_vm KERNEL SCENARIO ATTEMPT: boot, run, parse; adds to passed/failed. Returns 2, counting
-# nothing, when the first attempt's guest died before the scenario started.
-run_vm() {
-    local kname=$1 scenario=$2 attempt=${3:-1} vmdir qpid rpid start elapsed timed_out='' name npass=0 nfail=0 limit
-    local vinit label logname
-    name=$(basename "$scenario" .sh)
-    vinit=$(scenario_init "$scenario")
-    label=$kname
-    logname=$kname-$name
-    # A scenario may ask for more time than the default with a "# vm-timeout: SEC" line.
-    limit=$(sed -n 's/^# vm-timeout: *\([0-9][0-9]*\)$/\1/p' "$scenario" | head -n1)
+# scenario_limit SCENARIO: its seconds inside the guest ("# vm-timeout: SEC", at least --timeout).
+scenario_limit() {
+    local limit
+    limit=$(sed -n 's/^# vm-timeout: *\([0-9][0-9]*\)$/\1/p' "$1" | head -n1)
     [ -n "$limit" ] && [ "$limit" -gt "$timeout" ] || limit=$timeout
+    echo "$limit"
+}
+
+# scenario_log KERNEL SCENARIO: its log file's name (a scenario run under systemd only because of
+# --init keeps its plain log too).
+scenario_log() {
+    local name
+    name=$(basename "$2" .sh)
+    if [ "$(scenario_init "$2")" = systemd ] && ! grep -q '^# vm-init: *systemd *$' "$2"; then
+        echo "$logdir/$1-$name.systemd.log"
+    else
+        echo "$logdir/$1-$name.log"
+    fi
+}
+
+# report SCENARIO LABEL LOG RC SECS WHY: prints a scenario's lines from its LOG (the console
+# between its markers) and counts them; RC is empty when the guest never finished it, WHY says
+# then what happened to the guest.
+report() {
+    local scenario=$1 label=$2 logf=$3 rc=$4 secs=$5 why=$6 name body npass nfail
+    name=$(basename "$scenario" .sh)
+    echo "=== [$label] $name ($secs s) ==="
+    body=$(sed -n '/^@@VFIOD-VM-BEGIN /,/^@@VFIOD-VM-DONE/p' "$logf" | grep -v -e '^@@VFIOD-VM-')
+    if [ -n "$verbose" ]; then
+        cat "$logf"
+    elif [ -n "$body" ]; then
+        # Kernel messages (a panic, say) stay in the log file; the tail of
+        # the log is shown below when the guest did not finish.
+        printf '%s\n' "$body" | grep -v -e '^guest-init: kernel' -e '^\[ *[0-9]*\.[0-9]*\]' | sed 's/^/  /'
+    fi
+    npass=$(printf '%s\n' "$body" | grep -c '^ok - ')
+    nfail=$(printf '%s\n' "$body" | grep -c '^not ok - ')
+    if [ -z "$rc" ]; then
+        echo "  not ok - [$label] $name: $why"
+        echo "  # last console lines ($logf):"
+        grep -v '^$' "$logf" | tail -n 25 | sed 's/^/  #   /'
+        nfail=$((nfail + 1))
+    elif [ "$rc" != 0 ] && [ "$nfail" -eq 0 ]; then
+        echo "  not ok - [$label] $name: scenario exited with status $rc"
+        [ -n "$body" ] || grep -B2 -A20 '^guest-init:' "$logf" | head -n 30 | sed 's/^/  #   /'
+        nfail=$((nfail + 1))
+    elif [ "$npass" -eq 0 ] && [ "$nfail" -eq 0 ]; then
+        echo "  not ok - [$label] $name: scenario reported no results"
+        nfail=1
+    fi
+    echo "  ($npass passed, $nfail failed; log: $logf)"
+    passed=$((passed + npass))
+    failed=$((failed + nfail))
+}
+
+# run_vm KERNEL ATTEMPT SCENARIO...: one boot running the scenarios in order (several only when
+# they run without systemd), then each one's report. Sets vm_done to how many of them have a
+# result: fewer than all when the guest could not go back to its boot state after one (the rest
+# need a boot of their own). Returns 2, reporting nothing, when on the first attempt the guest
+# died before the first scenario started.
+vm_done=0
+run_vm() {
+    local kname=$1 attempt=$2 vmdir qpid rpid start elapsed timed_out='' limit=0 vinit label s
+    shift 2
+    local batch=("$@") limits=()
+    vinit=$(scenario_init "${batch[0]}")
+    label=$kname
+    for s in "${batch[@]}"; do
+        limits+=("$(scenario_limit "$s")")
+        limit=$((limit + ${limits[-1]}))
+    done
+    # Time to boot, and to go back to the boot state between scenarios.
+    limit=$((limit + 30 * ${#batch[@]}))
     if [ "$vinit" = systemd ]; then
         # Booting systemd costs ~15-20 s more under TCG, a minute or more on a busy host.
         limit=$((limit + 120))
         label="$kname, systemd"
-        # A scenario run under systemd only because of --init keeps its plain log too.
-        grep -q '^# vm-init: *systemd *$' "$scenario" || logname=$kname-$name.systemd
     fi
-    vmdir=$(mktemp -d "$tmp/vm-$kname-$name.XXXXXX")
+    vmdir=$(mktemp -d "$tmp/vm-$kname-$(basename "${batch[0]}" .sh).XXXXXX")
     # Config for the guest's stage 2, read over 9p at the same path.
     {
-        printf 'SCENARIO=%q\n' "$scenario"
+        printf 'SCENARIOS=('
+        printf '%q ' "${batch[@]}"
+        printf ')\nLIMITS=(%s)\n' "${limits[*]}"
         printf 'VFIOD_SRC=%q\n' "$repo"
         printf 'VFIOD_BUILD=%q\n' "$build"
         printf 'VM_KERNEL=%q\n' "$kname"
@@ -434,6 +497,12 @@ run_vm() {
     # Benchmarks add devices of their own (e.g. many single-device groups).
     # shellcheck disable=SC2206
     [ -z "${VFIOD_VM_EXTRA_DEVICES:-}" ] || args+=($VFIOD_VM_EXTRA_DEVICES)
+    # Results come when the guest is done: say what it is running meanwhile.
+    if [ ${#batch[@]} -gt 1 ]; then
+        local names=()
+        for s in "${batch[@]}"; do names+=("$(basename "$s" .sh)"); done
+        echo "--- [$label] one boot for ${names[*]}"
+    fi
     start=$(date +%s)
     "$qemu" "${args[@]}" > "$vmdir/qemu.out" 2>&1 &
     qpid=$!
@@ -442,7 +511,7 @@ run_vm() {
     rpid=$!
     cur_pids="$qpid $rpid"
 
-    # Overall timeout per boot: a hung guest is killed and counted as failed.
+    # Overall timeout per boot: a hung guest is killed; what it was running counts as failed.
     while kill -0 "$qpid" 2>/dev/null; do
         if [ $(($(date +%s) - start)) -ge "$limit" ]; then
             timed_out=1
@@ -459,59 +528,98 @@ run_vm() {
     cur_pids=
     elapsed=$(($(date +%s) - start))
 
-    local logf=$logdir/$logname.log
-    tr -d '\r' < "$vmdir/console.log" > "$logf" 2>/dev/null
-    cp "$vmdir/qmp-relay.log" "$logdir/$logname.qmp.log" 2>/dev/null
+    local console=$vmdir/console.txt
+    tr -d '\r' < "$vmdir/console.log" > "$console" 2>/dev/null
 
-    echo "=== [$label] $name ($elapsed s) ==="
-    # Scenario output: from stage 2's "running" line up to the end marker.
-    local body rc npass nfail
-    body=$(sed -n '/^guest-init: kernel .* running /,/^@@VFIOD-VM-DONE/p' "$logf" |
-           grep -v '^@@VFIOD-VM-DONE')
-    if [ -n "$verbose" ]; then
-        cat "$logf"
-    elif [ -n "$body" ]; then
-        # Kernel messages (a panic, say) stay in the log file; the tail of
-        # the log is shown below when the guest did not finish.
-        printf '%s\n' "$body" | grep -v -e '^guest-init: kernel' -e '^\[ *[0-9]*\.[0-9]*\]' | sed 's/^/  /'
-    fi
-    npass=$(printf '%s\n' "$body" | grep -c '^ok - ')
-    nfail=$(printf '%s\n' "$body" | grep -c '^not ok - ')
-    rc=$(sed -n 's/^@@VFIOD-VM-DONE rc=\([0-9]*\)@@.*/\1/p' "$logf" | tail -n1)
-    # A guest that died before the scenario even started (TCG boots of the 6.12 kernel panic in
-    # early boot now and then) says nothing about vfiod: boot it once more, and say so.
-    if [ -z "$rc" ] && [ -z "$body" ] && [ "$attempt" = 1 ]; then
-        echo "  # the guest died before the scenario started; booting it once more. Last console lines:"
-        grep -v '^$' "$logf" | tail -n 8 | sed 's/^/  #   /'
+    # A guest that died before the first scenario even started (TCG boots of the 6.12 kernel
+    # panic in early boot now and then) says nothing about vfiod: boot it once more, and say so.
+    if ! grep -q '^@@VFIOD-VM-BEGIN ' "$console" && [ "$attempt" = 1 ]; then
+        echo "=== [$label] $(basename "${batch[0]}" .sh): the guest died before the scenario started; booting it once more. Last console lines:"
+        grep -v '^$' "$console" | tail -n 8 | sed 's/^/  #   /'
+        cp "$console" "$logdir/$kname-boot-failed.log"
         return 2
     fi
-    if [ -z "$rc" ]; then
-        if [ -n "$timed_out" ]; then
-            echo "  not ok - [$label] $name: guest timed out after $limit s (killed)"
+
+    # Each scenario's log: its part of the console, from its begin marker to the next one (the
+    # first also gets the boot before it, the last what follows it: the end of the boot).
+    local i from to next logf rc secs why marks=() n=${#batch[@]}
+    for s in "${batch[@]}"; do
+        marks+=("$(grep -n -m1 -xF "@@VFIOD-VM-BEGIN $(basename "$s" .sh)@@" "$console" | cut -d: -f1)")
+    done
+    vm_done=0
+    for ((i = 0; i < n; i++)); do
+        s=${batch[$i]}
+        logf=$(scenario_log "$kname" "$s")
+        [ -n "${marks[$i]}" ] || [ "$i" = 0 ] || break
+        from=${marks[$i]:-1}
+        [ "$i" -gt 0 ] || from=1
+        next=
+        [ $((i + 1)) -lt "$n" ] && next=${marks[$((i + 1))]}
+        if [ -n "$next" ]; then
+            to=$((next - 1))
         else
-            echo "  not ok - [$label] $name: guest crashed or powered off without finishing"
+            to=$(wc -l < "$console")
         fi
-        echo "  # last console lines ($logf):"
-        grep -v '^$' "$logf" | tail -n 25 | sed 's/^/  #   /'
-        sed 's/^/  # qemu: /' "$vmdir/qemu.out" | head -n 10
-        nfail=$((nfail + 1))
-    elif [ "$rc" != 0 ] && [ "$nfail" -eq 0 ]; then
-        echo "  not ok - [$label] $name: scenario exited with status $rc"
-        [ -n "$body" ] || grep -B2 -A20 '^guest-init:' "$logf" | head -n 30 | sed 's/^/  #   /'
-        nfail=$((nfail + 1))
-    elif [ "$npass" -eq 0 ] && [ "$nfail" -eq 0 ]; then
-        echo "  not ok - [$label] $name: scenario reported no results"
-        nfail=1
-    fi
-    echo "  ($npass passed, $nfail failed; log: $logf)"
-    passed=$((passed + npass))
-    failed=$((failed + nfail))
+        sed -n "${from},${to}p" "$console" > "$logf"
+        cp "$vmdir/qmp-relay.log" "${logf%.log}.qmp.log" 2>/dev/null
+        rc=$(sed -n 's/^@@VFIOD-VM-DONE rc=\([0-9]*\)@@.*/\1/p' "$logf" | tail -n1)
+        secs=$(sed -n 's/^@@VFIOD-VM-DONE rc=[0-9]*@@ \([0-9]*\) s$/\1/p' "$logf" | tail -n1)
+        [ "$n" -gt 1 ] || secs=$elapsed
+        why=
+        if [ -z "$rc" ]; then
+            if [ -n "$timed_out" ]; then
+                why="guest timed out after $limit s (killed)"
+            else
+                why="guest crashed or powered off without finishing"
+            fi
+            secs=${secs:-?}
+        fi
+        report "$s" "$label" "$logf" "$rc" "$secs" "$why"
+        [ -n "$rc" ] || sed 's/^/  # qemu: /' "$vmdir/qemu.out" | head -n 10
+        vm_done=$((i + 1))
+        # The guest stopped after this one: something it left could not be undone.
+        if grep -q '^@@VFIOD-VM-RESET-FAILED@@' "$logf" && [ $((i + 1)) -lt "$n" ]; then
+            echo "  # the guest could not go back to its boot state after $(basename "$s" .sh); the rest get a new boot:"
+            grep '^guest-init: \(reset\|processes\|  \)' "$logf" | sed 's/^/  #   /'
+            break
+        fi
+        [ -n "$rc" ] || break
+    done
+    [ "$n" -eq 1 ] || echo "  (one boot for $vm_done of ${#batch[@]} scenarios: $elapsed s)"
     [ -n "$keep" ] && echo "  (VM directory kept: $vmdir)"
+    return 0
+}
+
+# run_batch KERNEL SCENARIO...: runs them, in as few boots as they allow, until each has a result.
+run_batch() {
+    local kname=$1 attempt=1 rc
+    shift
+    local pending=("$@")
+    while [ ${#pending[@]} -gt 0 ]; do
+        run_vm "$kname" "$attempt" "${pending[@]}"
+        rc=$?
+        if [ "$rc" = 2 ]; then
+            attempt=2
+            continue
+        fi
+        attempt=1
+        pending=("${pending[@]:vm_done}")
+    done
+}
+
+# scenario_shares_boot SCENARIO: runs without systemd and without "# vm-own-boot".
+scenario_shares_boot() {
+    [ "$(scenario_init "$1")" = plain ] && ! grep -q '^# vm-own-boot' "$1"
 }
 
 for k in "${kernels[@]}"; do
+    shared=()
     for s in "${scenarios[@]}"; do
-        run_vm "$k" "$s" 1 || [ $? -ne 2 ] || run_vm "$k" "$s" 2
+        scenario_shares_boot "$s" && shared+=("$s")
+    done
+    [ ${#shared[@]} -eq 0 ] || run_batch "$k" "${shared[@]}"
+    for s in "${scenarios[@]}"; do
+        scenario_shares_boot "$s" || run_batch "$k" "$s"
     done
 done
 

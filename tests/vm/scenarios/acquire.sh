@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # vm-tiers: stock iommufd systemd
+# vm-own-boot: hot-adds an edu into a root port and leaves it there; DMA through a changed domain
 # vm-timeout: 480
 #
 # The fd broker against the real kernel: `vfioctl acquire` leases the bridge group and a program

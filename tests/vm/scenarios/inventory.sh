@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # vm-tiers: stock
+# vm-own-boot: hot-adds and hot-removes in the bridge group (6.1 trips over a later claim)
 #
 # vfiod's inventory against the real kernel: the groups, devices, drivers
 # and reserved regions it publishes on the bus must equal sysfs, follow a

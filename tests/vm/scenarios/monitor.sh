@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # vm-tiers: stock
+# vm-own-boot: hot-adds and hot-removes in the bridge group (6.1 trips over a later claim)
 # vm-timeout: 360
 #
 # vfioctl monitor and vfioctl holders against the real daemon: two monitors (text and --json) follow

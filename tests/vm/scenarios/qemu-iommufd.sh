@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # vm-tiers: iommufd
+# vm-own-boot: hot-adds an edu, binds a QEMU tree, raises limits
 # vm-timeout: 480
 #
 # The use vfiod exists for: an unprivileged user starts QEMU (10, from Debian backports, which

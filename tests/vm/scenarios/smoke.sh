@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # vm-tiers: stock iommufd
+# vm-own-boot: hot-adds and hot-removes in the bridge group (6.1 trips over a later claim)
 #
 # Smoke test of the VM rig itself (no daemon needed): IOMMU groups as the
 # topology promises, vfio modules, the QMP channel, and PCI hotplug into the
