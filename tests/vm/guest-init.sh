@@ -62,7 +62,7 @@ power_off() {
 # its own configuration: it is left alone). Under TCG every process costs tens of milliseconds,
 # so each step looks at everything with a few of them.
 SNAP=/run/vfiod-vm-snapshot
-SNAP_PATHS=(/etc/vfiod /var/lib/vfiod /run/vfiod /var/cache/vfiod /var/log/vfiod
+SNAP_PATHS=(/etc/vfiod /usr/local/etc/vfiod /var/lib/vfiod /run/vfiod /var/cache/vfiod /var/log/vfiod
             /etc/passwd /etc/group /etc/shadow /etc/gshadow
             /etc/polkit-1 /usr/share/polkit-1/actions
             /usr/share/dbus-1/system-services/org.freedesktop.PolicyKit1.service)
@@ -111,6 +111,7 @@ snapshot_guest() {
     pci_state > "$SNAP/pci"
     cut -d' ' -f1 /proc/modules | sort > "$SNAP/modules"
     awk '{print $2}' /proc/self/mounts > "$SNAP/mounts"
+    cat /proc/sys/kernel/pid_max > "$SNAP/pid_max"
 }
 
 # sysfs_write VALUE PATH: a write that may block in the kernel gets 20 s, then fails.
@@ -174,6 +175,7 @@ reset_guest() {
     # Services the bus started for the scenario.
     stop_activated || { say "reset: a service the bus started did not end"; return 1; }
     dir_entries | comm -23 - "$SNAP/entries" | xargs -r -d '\n' rm -rf --one-file-system
+    cat "$SNAP/pid_max" > /proc/sys/kernel/pid_max
     reset_pci || { say "reset: a driver unbind did not finish"; return 1; }
     # Modules the scenario (or vfiod) loaded: the next scenario finds them unloaded, as at boot.
     for _ in 1 2; do
