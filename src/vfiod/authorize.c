@@ -7,6 +7,7 @@
 #include "authorize.h"
 #include "log.h"
 #include "polkit.h"
+#include "process.h"
 #include "user-groups.h"
 
 typedef struct PendingCheck {
@@ -28,9 +29,9 @@ typedef struct CachedIdentity {
 static CachedIdentity identity_cache[IDENTITY_CACHE_SIZE];
 static size_t identity_next;
 
-static int query_identity(sd_bus_message *message, CallerIdentity *ret) {
+static int query_identity(Manager *m, sd_bus_message *message, CallerIdentity *ret) {
         _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
-        CallerIdentity id = { .gid = (gid_t) -1 };
+        CallerIdentity id = { .gid = (gid_t) -1, .pidfd = -EBADF };
         UserGroups groups;
         int r;
 
@@ -42,6 +43,13 @@ static int query_identity(sd_bus_message *message, CallerIdentity *ret) {
                 r = sd_bus_creds_get_pid(creds, &id.pid);
         if (r < 0)
                 return r;
+        r = process_open(m->proc_root, id.pid, id.uid, &id.pidfd);
+        if (r < 0) {
+                log_info_errno(r, "The process %d that connected as %s is %s: no process answers for it.", (int) id.pid,
+                               sd_bus_message_get_sender(message),
+                               r == -EPERM ? "not of its uid (its pid was reused)" : "gone");
+                id.pid = 0;
+        }
         /* The groups follow from that uid (the bus sends none); without them only user rules apply. */
         r = user_groups(id.uid, &groups);
         if (r >= 0) {
@@ -57,6 +65,8 @@ static int query_identity(sd_bus_message *message, CallerIdentity *ret) {
 
 int caller_identity(Manager *m, sd_bus_message *message, const CallerIdentity **ret) {
         const char *sender = sd_bus_message_get_sender(message);
+        _cleanup_free_ char *copy = NULL;
+        CallerIdentity fresh;
         CachedIdentity *slot;
         int r;
 
@@ -67,12 +77,19 @@ int caller_identity(Manager *m, sd_bus_message *message, const CallerIdentity **
                         *ret = &c->identity;
                         return 0;
                 }
-        slot = &identity_cache[identity_next];
-        r = query_identity(message, &slot->identity);
+        copy = strdup(sender);
+        if (!copy)
+                return -ENOMEM;
+        r = query_identity(m, message, &fresh);
         if (r < 0)
                 return r;
-        if (free_and_strdup(&slot->sender, sender) < 0)
-                return -ENOMEM;
+        /* A slot with a sender owns its pidfd. */
+        slot = &identity_cache[identity_next];
+        if (slot->sender)
+                safe_close(slot->identity.pidfd);
+        free(slot->sender);
+        slot->sender = TAKE_PTR(copy);
+        slot->identity = fresh;
         identity_next = (identity_next + 1) % IDENTITY_CACHE_SIZE;
         *ret = &slot->identity;
         return 0;
@@ -80,7 +97,10 @@ int caller_identity(Manager *m, sd_bus_message *message, const CallerIdentity **
 
 void caller_identity_cache_clear(void) {
         FOREACH_ARRAY(c, identity_cache, IDENTITY_CACHE_SIZE)
-                c->sender = mfree(c->sender);
+                if (c->sender) {
+                        c->sender = mfree(c->sender);
+                        c->identity.pidfd = safe_close(c->identity.pidfd);
+                }
 }
 
 int authorize_now(Manager *m, sd_bus_message *message, PolicyAction action, const Group *g) {

@@ -11,11 +11,15 @@
 #include "user-groups.h"
 
 /* Who sent a message: uid and pid as the bus daemon vouches for them, the groups as the user
- * database gives them for that uid (user-groups.h). */
+ * database gives them for that uid (user-groups.h). The pid is the process that opened the
+ * connection, which may have exited since and its pid gone to another process: a pidfd is opened
+ * when the identity is first asked for (before any polkit wait) and kept only when that process
+ * runs as the caller's uid; otherwise pid is 0 and pidfd -EBADF (no process answers for it). */
 typedef struct CallerIdentity {
         uid_t uid;
         gid_t gid;
         pid_t pid;
+        int pidfd; /* owned by the cache: dup it to keep it */
         gid_t gids[USER_GROUPS_MAX];
         size_t n_gids;
 } CallerIdentity;

@@ -111,7 +111,7 @@ static int property_get_lease(sd_bus *bus, const char *path, const char *interfa
 static int property_get_holders(sd_bus *bus, const char *path, const char *interface, const char *property,
                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         _cleanup_strv_free_ char **paths = NULL;
-        _cleanup_free_ Holder *holders = NULL;
+        _cleanup_(holders_freep) Holder *holders = NULL;
         Manager *m = current_manager(bus);
         size_t n_paths, n = 0;
         int r;

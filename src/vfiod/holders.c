@@ -7,6 +7,7 @@
 
 #include "holders.h"
 #include "macro.h"
+#include "process.h"
 #include "sysfs.h"
 
 /* A node we look for: its path, and its device number (0 when it could not be read). */
@@ -77,9 +78,16 @@ static void read_comm(const char *proc_root, pid_t pid, char comm[static 16]) {
         snprintf(comm, 16, "%s", text);
 }
 
+Holder *holders_free(Holder *holders) {
+        for (Holder *h = holders; h && h->pid != 0; h++)
+                safe_close(h->pidfd);
+        free(holders);
+        return NULL;
+}
+
 int holders_scan(const char *proc_root, char *const *paths, size_t n_paths, Holder **ret, size_t *ret_n) {
         _cleanup_closedir_ DIR *d = opendir(proc_root);
-        _cleanup_free_ Holder *holders = NULL;
+        _cleanup_(holders_freep) Holder *holders = calloc(1, sizeof(Holder));
         _cleanup_free_ Node *nodes = NULL;
         pid_t self = getpid();
         struct dirent *de;
@@ -87,11 +95,14 @@ int holders_scan(const char *proc_root, char *const *paths, size_t n_paths, Hold
 
         if (!d)
                 return negative_errno();
+        if (!holders)
+                return -ENOMEM;
         nodes = calloc(n_paths + 1, sizeof(Node));
         if (!nodes)
                 return -ENOMEM;
         nodes_init(nodes, paths, n_paths);
         while (n_paths > 0 && (de = readdir(d))) {
+                _cleanup_close_ int pidfd = -EBADF;
                 char fd_dir[PATH_MAX];
                 Holder *a;
                 pid_t pid;
@@ -103,26 +114,33 @@ int holders_scan(const char *proc_root, char *const *paths, size_t n_paths, Hold
                  * daemon's own references across restarts. */
                 if (pid == self || pid == 1)
                         continue;
+                /* The pidfd first: should the pid be reused while its fds are read, the
+                 * pidfd's process is dead by the end, and what was read is not believed. */
+                pidfd = process_pidfd_open(pid);
+                if (pidfd < 0)
+                        continue; /* gone */
                 snprintf(fd_dir, sizeof(fd_dir), "%s/%s/fd", proc_root, de->d_name);
-                if (!fd_targets_any(fd_dir, nodes, n_paths))
+                if (!fd_targets_any(fd_dir, nodes, n_paths) || !process_alive(pidfd))
                         continue;
-                a = reallocarray(holders, n + 1, sizeof(Holder));
+                a = reallocarray(holders, n + 2, sizeof(Holder));
                 if (!a)
                         return -ENOMEM;
                 holders = a;
-                holders[n].pid = pid;
+                holders[n] = (Holder){ .pid = pid, .pidfd = TAKE_FD(pidfd) };
                 read_comm(proc_root, pid, holders[n].comm);
-                n++;
+                holders[++n] = (Holder){};
         }
         *ret = TAKE_PTR(holders);
         *ret_n = n;
         return 0;
 }
 
-bool holders_pid_holds_vfio_device(const char *proc_root, pid_t pid) {
+bool holders_process_holds_vfio_device(const char *proc_root, pid_t pid, int pidfd) {
         char fd_dir[PATH_MAX];
         const Node device = { .path = "anon_inode:[vfio-device]" };
 
+        if (pid <= 0 || pidfd < 0)
+                return false;
         snprintf(fd_dir, sizeof(fd_dir), "%s/%d/fd", proc_root, (int) pid);
-        return fd_targets_any(fd_dir, &device, 1);
+        return fd_targets_any(fd_dir, &device, 1) && process_alive(pidfd);
 }

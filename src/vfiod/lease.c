@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Owns: the lease table, what each lease holds, and when a lease ends. */
 
+#include <fcntl.h>
 #include <inttypes.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 
 #include "error-message.h"
 #include "holders.h"
@@ -138,7 +138,7 @@ void lease_end(Lease *l, const char *reason) {
 
 static bool lease_has_holders(Lease *l) {
         _cleanup_strv_free_ char **paths = NULL;
-        _cleanup_free_ Holder *holders = NULL;
+        _cleanup_(holders_freep) Holder *holders = NULL;
         Manager *m = l->manager;
         Group *g = inventory_get_group(m->inventory, l->group);
         size_t n_paths, n = 0;
@@ -308,10 +308,13 @@ int lease_acquire(Manager *m, Group *g, const AcquireRequest *req, Lease **ret, 
         }
         m->leases = a;
         *l = (Lease){ .manager = m, .group = g->id, .uid = req->uid, .pid = req->pid, .group_fd = -EBADF };
-        /* The pid is pinned: a pidfd never names a recycled pid. */
-        l->pidfd = (int) syscall(SYS_pidfd_open, req->pid, 0);
-        if (l->pidfd < 0)
+        /* The owner's process as pinned when its credentials were first fetched: a pidfd never
+         * names a recycled pid, and a pid that did not name the caller's process is 0. */
+        l->pidfd = req->pidfd >= 0 ? fcntl(req->pidfd, F_DUPFD_CLOEXEC, 3) : -EBADF;
+        if (l->pidfd < 0) {
                 l->pidfd = -EBADF;
+                l->pid = 0;
+        }
         l->owner = strdup(req->owner);
         r = l->owner ? lease_open(l, g, req, ret_message) : -ENOMEM;
         if (r >= 0)

@@ -30,7 +30,8 @@ typedef enum LeaseState {
 typedef struct AcquireRequest {
         const char *owner; /* unique bus name */
         uid_t uid;
-        pid_t pid;
+        pid_t pid; /* 0 when no process answers for the caller (authorize.h) */
+        int pidfd; /* pins pid; owned by the request, -EBADF with pid 0 */
         const char *sharing_key; /* "" for the owner's default container */
         LeaseInterface interface;
         bool grant;

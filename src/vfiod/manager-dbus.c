@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Owns: org.vfiod1.Manager, the object manager, and turning inventory changes into signals. */
 
+#include <fcntl.h>
 #include <inttypes.h>
 
 #include "assign.h"
@@ -93,10 +94,13 @@ static PendingCall *pending_call_new(sd_bus_message *message, CallKind kind, uin
         p->message = sd_bus_message_ref(message);
         p->kind = kind;
         p->group = group;
+        p->acquire.pidfd = -EBADF;
         return p;
 }
 
 static void pending_call_free(PendingCall *p) {
+        if (p->kind == CALL_ACQUIRE)
+                safe_close(p->acquire.pidfd);
         sd_bus_message_unref(p->message);
         free(p);
 }
@@ -472,7 +476,7 @@ static int method_acquire(sd_bus_message *message, void *userdata, sd_bus_error 
                 { "interface", 's', &interface },
                 { "access", 's', &access },
         };
-        AcquireRequest req = {};
+        AcquireRequest req = { .pidfd = -EBADF };
         Manager *m = userdata;
         PendingCall *p;
         Group *g;
@@ -504,6 +508,15 @@ static int method_acquire(sd_bus_message *message, void *userdata, sd_bus_error 
         p = pending_call_new(message, CALL_ACQUIRE, g->id);
         if (!p)
                 return -ENOMEM;
+        /* The identity cache may drop its pidfd while polkit thinks: the call keeps its own. */
+        if (id->pidfd >= 0) {
+                req.pidfd = fcntl(id->pidfd, F_DUPFD_CLOEXEC, 3);
+                if (req.pidfd < 0) {
+                        r = negative_errno();
+                        pending_call_free(p);
+                        return r;
+                }
+        }
         p->acquire = req;
         return authorize_and_run(m, p, req.grant ? POLICY_GRANT : POLICY_ACQUIRE, g, error);
 }

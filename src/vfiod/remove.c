@@ -3,13 +3,13 @@
 
 #include <inttypes.h>
 #include <signal.h>
-#include <sys/syscall.h>
 
 #include "error-message.h"
 #include "holders.h"
 #include "lease.h"
 #include "log.h"
 #include "manager-dbus.h"
+#include "process.h"
 #include "remove.h"
 
 #define KILL_POLL_USEC (100 * 1000)
@@ -82,19 +82,11 @@ void remove_lease_ended(Manager *m, Removal *r) {
         removal_free(r);
 }
 
-static int pidfd_kill(pid_t pid, int pidfd) {
-        _cleanup_close_ int fd = pidfd >= 0 ? -EBADF : (int) syscall(SYS_pidfd_open, pid, 0);
-
-        /* A pidfd names exactly this process, never a recycled pid. */
-        if (syscall(SYS_pidfd_send_signal, pidfd >= 0 ? pidfd : fd, SIGKILL, NULL, 0) < 0)
-                return errno == ESRCH ? 0 : negative_errno();
-        return 0;
-}
-
-/* Kills every holder it can find; returns how many it found. */
+/* Kills every holder it can find, through the pidfd that was open while its fds were read (a
+ * pid alone may have been reused meanwhile); returns how many it found. */
 static int kill_holders(Removal *r, Lease *l) {
         _cleanup_strv_free_ char **paths = NULL;
-        _cleanup_free_ Holder *holders = NULL;
+        _cleanup_(holders_freep) Holder *holders = NULL;
         Manager *m = r->manager;
         Group *g = inventory_get_group(m->inventory, r->group);
         size_t n_paths, n = 0;
@@ -110,13 +102,15 @@ static int kill_holders(Removal *r, Lease *l) {
         found = (int) n;
         FOREACH_ARRAY(h, holders, n) {
                 log_notice("Killing %s[%d], a holder of IOMMU group %" PRIu32 ".", h->comm, (int) h->pid, r->group);
-                (void) pidfd_kill(h->pid, l && l->pid == h->pid ? l->pidfd : -EBADF);
+                (void) process_signal(h->pidfd, SIGKILL);
         }
         /* Device fds of the legacy interface name no group: the owner counts as a holder while it
-         * has any VFIO device fd open. */
-        if (l && l->pidfd >= 0 && holders_pid_holds_vfio_device(m->proc_root, l->pid)) {
+         * has any VFIO device fd open. Only an owner whose process was pinned, as the caller's
+         * uid, when it asked (a lease with Pid 0 has none): never a process that merely got its
+         * pid. Anyone else is killed only for holding the group's own nodes. */
+        if (l && holders_process_holds_vfio_device(m->proc_root, l->pid, l->pidfd)) {
                 log_notice("Killing the owner of lease %u (pid %d), which holds VFIO device fds.", l->id, (int) l->pid);
-                (void) pidfd_kill(l->pid, l->pidfd);
+                (void) process_signal(l->pidfd, SIGKILL);
                 found++;
         }
         return found;

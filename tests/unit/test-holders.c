@@ -1,22 +1,61 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Holder discovery (holders.c) over a /proc stand-in: an fd is on a node when its link reads
- * back as the node's path, or, read back under another path (opened in another mount
- * namespace), when it is the same character device; a file of the same name is not; the
- * service manager (pid 1) is never a holder. */
+/* Holder discovery (holders.c) over a /proc stand-in whose pids are live children of the
+ * test: an fd is on a node when its link reads back as the node's path, or, read back under
+ * another path (opened in another mount namespace), when it is the same character device; a
+ * file of the same name is not; the service manager (pid 1) is never a holder, nor a pid whose
+ * process is gone (its pidfd cannot be opened, or is dead after the read). Each holder comes
+ * with a pidfd of its own process. */
 
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "holders.h"
 #include "macro.h"
+#include "process.h"
 #include "tests.h"
 #include "tmpdir.h"
 
 static char *dir;
+static pid_t children[8];
+static size_t n_children;
 
 static void cleanup_case(void) {
         dir = tmpdir_remove(dir);
+        for (size_t i = 0; i < n_children; i++) {
+                kill(children[i], SIGKILL);
+                (void) waitpid(children[i], NULL, 0);
+        }
+        n_children = 0;
+}
+
+/* A live process (a child that waits to be killed), as a pid string for the stand-in. */
+static const char *live_pid(char buf[static 16]) {
+        pid_t pid = fork();
+
+        check(pid >= 0);
+        if (pid == 0) {
+                pause();
+                _exit(0);
+        }
+        check(n_children < ELEMENTSOF(children));
+        children[n_children++] = pid;
+        snprintf(buf, 16, "%d", (int) pid);
+        return buf;
+}
+
+/* The pid of a process that has exited and been reaped. */
+static const char *dead_pid(char buf[static 16]) {
+        pid_t pid = fork();
+
+        check(pid >= 0);
+        if (pid == 0)
+                _exit(0);
+        check_int(waitpid(pid, NULL, 0), ==, pid);
+        snprintf(buf, 16, "%d", (int) pid);
+        return buf;
 }
 
 /* proc/PID/fd/FD -> target, and proc/PID/comm. */
@@ -47,38 +86,50 @@ static void scan(char *const *paths, size_t n_paths, Holder **ret, size_t *ret_n
 
 static void test_same_path_and_same_device(void) {
         _cleanup_free_ char *regular = NULL;
-        _cleanup_free_ Holder *h = NULL;
+        _cleanup_(holders_freep) Holder *h = NULL;
         char *const paths[] = { (char *) "/dev/null" };
+        char a[16], b[16], c[16], d[16], e[16], gone[16];
         size_t n = 0;
 
         check_int(tmpdir_new("vfiod-test-holders", &dir), ==, 0);
         check_int(tmpdir_write(dir, "null", "not a device\n"), ==, 0);
         check(asprintf(&regular, "%s/null", dir) > 0);
-        add_fd("100", "3", "/dev/null");
-        add_fd("101", "7", "/dev/../dev/null"); /* another path to the same device */
-        add_fd("102", "3", regular); /* the same name, a regular file */
-        add_fd("103", "3", "/dev/zero"); /* another device */
-        add_fd("104", "3", "socket:[1234]");
+        add_fd(live_pid(a), "3", "/dev/null");
+        add_fd(live_pid(b), "7", "/dev/../dev/null"); /* another path to the same device */
+        add_fd(live_pid(c), "3", regular); /* the same name, a regular file */
+        add_fd(live_pid(d), "3", "/dev/zero"); /* another device */
+        add_fd(live_pid(e), "3", "socket:[1234]");
+        add_fd(dead_pid(gone), "3", "/dev/null"); /* its process exited: not a holder */
         add_fd("1", "9", "/dev/null"); /* the service manager's fd store */
         scan(paths, ELEMENTSOF(paths), &h, &n);
         check_int(n, ==, 2);
-        check(has_pid(h, n, 100));
-        check(has_pid(h, n, 101));
+        check(has_pid(h, n, atoi(a)));
+        check(has_pid(h, n, atoi(b)));
         check_str(h[0].comm, "holder");
+        /* Each pidfd is its holder's process: it can be signalled, and is gone once killed. */
+        for (size_t i = 0; i < n; i++) {
+                check(process_alive(h[i].pidfd));
+                check_int(process_signal(h[i].pidfd, SIGKILL), ==, 0);
+                check_int(waitpid(h[i].pid, NULL, 0), ==, h[i].pid);
+                check(!process_alive(h[i].pidfd));
+                check_int(process_signal(h[i].pidfd, SIGKILL), ==, 0);
+        }
+        check_int(h[n].pid, ==, 0);
 }
 
 static void test_no_paths_no_holders(void) {
-        _cleanup_free_ Holder *h = NULL;
+        _cleanup_(holders_freep) Holder *h = NULL;
+        char a[16];
         size_t n = 1;
 
         check_int(tmpdir_new("vfiod-test-holders", &dir), ==, 0);
-        add_fd("100", "3", "/dev/null");
+        add_fd(live_pid(a), "3", "/dev/null");
         scan(NULL, 0, &h, &n);
         check_int(n, ==, 0);
 }
 
 static void test_missing_proc(void) {
-        _cleanup_free_ Holder *h = NULL;
+        _cleanup_(holders_freep) Holder *h = NULL;
         char *const paths[] = { (char *) "/dev/null" };
         size_t n = 0;
 
@@ -87,14 +138,39 @@ static void test_missing_proc(void) {
 
 static void test_vfio_device_fd(void) {
         _cleanup_free_ char *proc = NULL;
+        _cleanup_close_ int fd_a = -EBADF, fd_b = -EBADF;
+        char a[16], b[16], gone[16];
 
         check_int(tmpdir_new("vfiod-test-holders", &dir), ==, 0);
-        add_fd("200", "5", "anon_inode:[vfio-device]");
-        add_fd("201", "5", "anon_inode:[eventfd]");
+        add_fd(live_pid(a), "5", "anon_inode:[vfio-device]");
+        add_fd(live_pid(b), "5", "anon_inode:[eventfd]");
+        add_fd(dead_pid(gone), "5", "anon_inode:[vfio-device]");
         check(asprintf(&proc, "%s/proc", dir) > 0);
-        check(holders_pid_holds_vfio_device(proc, 200));
-        check(!holders_pid_holds_vfio_device(proc, 201));
-        check(!holders_pid_holds_vfio_device(proc, 202));
+        fd_a = process_pidfd_open(atoi(a));
+        fd_b = process_pidfd_open(atoi(b));
+        check(fd_a >= 0 && fd_b >= 0);
+        check(holders_process_holds_vfio_device(proc, atoi(a), fd_a));
+        check(!holders_process_holds_vfio_device(proc, atoi(b), fd_b));
+        /* Without a pidfd (a lease with Pid 0), or with a dead process's: never. */
+        check(!holders_process_holds_vfio_device(proc, atoi(a), -EBADF));
+        check_int(process_pidfd_open(atoi(gone)), ==, -ESRCH);
+        /* A pidfd whose process died, over a pid that (say, reused) holds a device: not believed. */
+        check_int(process_signal(fd_b, SIGKILL), ==, 0);
+        check_int(waitpid(atoi(b), NULL, 0), ==, atoi(b));
+        check(!holders_process_holds_vfio_device(proc, atoi(a), fd_b));
+}
+
+/* process_open: a pidfd only for a live process of the given uid. */
+static void test_process_open(void) {
+        _cleanup_close_ int fd = -EBADF, other = -EBADF;
+        char gone[16];
+
+        check_int(process_open("/proc", getpid(), geteuid(), &fd), ==, 0);
+        check(process_alive(fd));
+        check_int(process_open("/proc", getpid(), geteuid() + 1, &other), ==, -EPERM);
+        check_int(process_open("/proc", atoi(dead_pid(gone)), geteuid(), &other), ==, -ESRCH);
+        check_int(process_open("/proc", 0, geteuid(), &other), ==, -ESRCH);
+        check_int(other, ==, -EBADF);
 }
 
 int main(void) {
@@ -103,6 +179,7 @@ int main(void) {
                 TEST_CASE(test_no_paths_no_holders),
                 TEST_CASE(test_missing_proc),
                 TEST_CASE(test_vfio_device_fd),
+                TEST_CASE(test_process_open),
         };
 
         test_cleanup_hook = cleanup_case;
