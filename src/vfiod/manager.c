@@ -251,8 +251,9 @@ static int load_policy(Manager *m) {
                 return log_error_errno(r, "Cannot read the configuration %s: %m", m->config_file);
         }
         log_debug("Configuration: remove mode %s, %zu rules.", m->policy->remove_mode, m->policy->n_rules);
-        log_info("Rules' groups match a caller's groups in the user database (the primary group of its uid and "
-                 "getgrouplist), looked up per uid and kept %llu s; the bus's word is taken for uid and pid only.",
+        log_info("Rules' names are resolved to ids in the user database, and a caller's groups looked up for "
+                 "its uid (the primary group and getgrouplist), at most once per %llu s each; the bus's word is "
+                 "taken for uid and pid only.",
                  USER_GROUPS_LIFETIME_USEC / 1000000ULL);
         return 0;
 }

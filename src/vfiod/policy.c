@@ -575,6 +575,8 @@ static int parse_actions(Loader *l, struct json_object *v, void *userdata) {
 static void policy_rule_done(PolicyRule *rule) {
         strv_free(rule->users);
         strv_free(rule->groups);
+        free(rule->user_uids);
+        free(rule->group_gids);
         free(rule->targets);
         free(rule->file);
         *rule = (PolicyRule){};
@@ -994,19 +996,11 @@ typedef struct Caller {
         gid_t gid;
         const gid_t *gids;
         size_t n_gids;
-        char *user; /* looked up on first need */
-        bool user_looked_up;
 } Caller;
 
-static bool caller_in_group(const Caller *c, const char *name) {
-        gid_t gid = (gid_t) -1;
-        int r;
-
-        r = group_gid_by_name(name, &gid);
-        if (r < 0) {
-                log_debug_errno(r, "Policy names group \"%s\", which does not resolve, ignoring: %m", name);
+static bool caller_has_gid(const Caller *c, gid_t gid) {
+        if (gid == (gid_t) -1)
                 return false;
-        }
         if (gid == c->gid)
                 return true;
         for (size_t i = 0; i < c->n_gids; i++)
@@ -1015,39 +1009,64 @@ static bool caller_in_group(const Caller *c, const char *name) {
         return false;
 }
 
-static bool rule_names_caller(const PolicyRule *rule, Caller *c) {
-        int r;
-
-        if (rule->n_users > 0 && !c->user_looked_up) {
-                c->user_looked_up = true;
-                r = user_passwd(c->uid, &c->user, NULL);
-                if (r < 0)
-                        log_debug_errno(r, "Cannot resolve uid %u to a user name, user rules do not apply: %m",
-                                        (unsigned) c->uid);
-        }
-        for (size_t i = 0; c->user && i < rule->n_users; i++)
-                if (streq(rule->users[i], c->user))
+static bool rule_names_caller(const PolicyRule *rule, const Caller *c) {
+        for (size_t i = 0; rule->user_uids && i < rule->n_users; i++)
+                if (rule->user_uids[i] != (uid_t) -1 && rule->user_uids[i] == c->uid)
                         return true;
-        for (size_t i = 0; i < rule->n_groups; i++)
-                if (caller_in_group(c, rule->groups[i]))
+        for (size_t i = 0; rule->group_gids && i < rule->n_groups; i++)
+                if (caller_has_gid(c, rule->group_gids[i]))
                         return true;
         return false;
+}
+
+/* Every rule's names to ids, in the user database as it is now. Names that do not resolve match
+ * nobody until a later pass finds them; the first pass says so at warning level. */
+static void resolve_names(PolicyConfig *p, uint64_t now) {
+        int level = p->names_resolved ? LOG_DEBUG : LOG_WARNING;
+
+        FOREACH_ARRAY(rule, p->rules, p->n_rules) {
+                if (!rule->user_uids && rule->n_users > 0)
+                        rule->user_uids = calloc(rule->n_users, sizeof(uid_t));
+                if (!rule->group_gids && rule->n_groups > 0)
+                        rule->group_gids = calloc(rule->n_groups, sizeof(gid_t));
+                for (size_t i = 0; rule->user_uids && i < rule->n_users; i++) {
+                        int r = user_uid_by_name(rule->users[i], &rule->user_uids[i]);
+                        if (r < 0) {
+                                rule->user_uids[i] = (uid_t) -1;
+                                log_full_errno(level, r,
+                                               "%s:%u: no user \"%s\" in the user database, it matches nobody: %m",
+                                               rule->file, rule->line, rule->users[i]);
+                        }
+                }
+                for (size_t i = 0; rule->group_gids && i < rule->n_groups; i++) {
+                        int r = group_gid_by_name(rule->groups[i], &rule->group_gids[i]);
+                        if (r < 0) {
+                                rule->group_gids[i] = (gid_t) -1;
+                                log_full_errno(level, r,
+                                               "%s:%u: no group \"%s\" in the user database, it matches nobody: %m",
+                                               rule->file, rule->line, rule->groups[i]);
+                        }
+                }
+        }
+        p->names_resolved = true;
+        p->names_resolved_usec = now;
 }
 
 static bool rule_has_action(const PolicyRule *rule, PolicyAction action) {
         return rule->actions & ((1u << action) | (1u << POLICY_MANAGE));
 }
 
-bool policy_allows(const PolicyConfig *p, uid_t uid, gid_t gid, const gid_t *gids, size_t n_gids, PolicyAction action,
+bool policy_allows(PolicyConfig *p, uid_t uid, gid_t gid, const gid_t *gids, size_t n_gids, PolicyAction action,
                    const Group *g) {
-
-        Caller c = { .uid = uid, .gid = gid, .gids = gids, .n_gids = n_gids };
+        const Caller c = { .uid = uid, .gid = gid, .gids = gids, .n_gids = n_gids };
+        uint64_t now = user_db_now_usec();
         bool allowed = false;
 
         if (!p || !g || action < 0 || action >= _POLICY_ACTION_MAX)
                 return false;
+        if (!p->names_resolved || now - p->names_resolved_usec >= USER_GROUPS_LIFETIME_USEC)
+                resolve_names(p, now);
 
-        /* The cheap checks first: NSS lookups only for rules that would grant this. */
         FOREACH_ARRAY(rule, p->rules, p->n_rules) {
                 if (!rule_has_action(rule, action) || !policy_rule_covers_group(rule, g) ||
                     !rule_names_caller(rule, &c))
@@ -1057,6 +1076,5 @@ bool policy_allows(const PolicyConfig *p, uid_t uid, gid_t gid, const gid_t *gid
                 allowed = true;
                 break;
         }
-        free(c.user);
         return allowed;
 }

@@ -48,10 +48,13 @@ typedef struct PolicyTarget {
 } PolicyTarget;
 
 typedef struct PolicyRule {
-        char **users; /* NULL-terminated; resolved against the caller's uid at check time */
+        char **users; /* NULL-terminated */
         size_t n_users;
-        char **groups; /* NULL-terminated; resolved to gids at check time */
+        char **groups; /* NULL-terminated */
         size_t n_groups;
+        /* The names as the user database last resolved them ((uid_t) -1, (gid_t) -1: unknown). */
+        uid_t *user_uids;
+        gid_t *group_gids;
         PolicyTarget *targets;
         size_t n_targets;
         unsigned actions; /* bit (1u << PolicyAction) for each action listed */
@@ -66,6 +69,10 @@ typedef struct PolicyConfig {
         bool allow_noiommu;
         PolicyRule *rules; /* main file's rules first, then each drop-in's in name order */
         size_t n_rules;
+        /* Rule names are resolved at the first check, then again when a check comes
+         * USER_GROUPS_LIFETIME_USEC later: never once per call. */
+        bool names_resolved;
+        uint64_t names_resolved_usec;
 } PolicyConfig;
 
 /* Loads main_file (missing: defaults) and then every "*.json" in dropin_dir in name order (missing
@@ -93,7 +100,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(PolicyConfig *, policy_free);
  * cover the group: they name the group id, or every endpoint of it (bridges excluded, at least one
  * endpoint) is matched by an address or vendor:product target of that rule. Looks users and groups
  * up through NSS, so it may block on a remote directory just as the bus's own credential checks do. */
-bool policy_allows(const PolicyConfig *p, uid_t uid, gid_t gid, const gid_t *gids, size_t n_gids, PolicyAction action,
+bool policy_allows(PolicyConfig *p, uid_t uid, gid_t gid, const gid_t *gids, size_t n_gids, PolicyAction action,
                    const Group *g);
 
 /* Whether one rule's targets cover group g, as above. */

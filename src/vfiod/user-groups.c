@@ -31,8 +31,13 @@ typedef struct CachedGroups {
 /* A small ring, like the callers' identities: a few users make most calls. */
 static CachedGroups cache[CACHE_SIZE];
 static size_t cache_next;
+static uint64_t lookups;
 
-static uint64_t now_usec(void) {
+uint64_t user_db_lookups(void) {
+        return lookups;
+}
+
+uint64_t user_db_now_usec(void) {
         struct timespec ts;
 
         (void) clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -52,6 +57,7 @@ int user_passwd(uid_t uid, char **ret_name, gid_t *ret_gid) {
 
                 if (!buf)
                         return -ENOMEM;
+                lookups++;
                 r = getpwuid_r(uid, &pw, buf, (size_t) size, &result);
                 if (r == ERANGE)
                         continue;
@@ -75,6 +81,7 @@ int group_gid_by_name(const char *name, gid_t *ret) {
 
                 if (!buf)
                         return -ENOMEM;
+                lookups++;
                 r = getgrnam_r(name, &gr, buf, (size_t) size, &result);
                 if (r == ERANGE)
                         continue;
@@ -83,6 +90,28 @@ int group_gid_by_name(const char *name, gid_t *ret) {
                 if (!result)
                         return -ESRCH;
                 *ret = gr.gr_gid;
+                return 0;
+        }
+        return -ERANGE;
+}
+
+int user_uid_by_name(const char *name, uid_t *ret) {
+        for (long size = nss_buffer_size(_SC_GETPW_R_SIZE_MAX); size <= NSS_BUFFER_MAX; size *= 2) {
+                _cleanup_free_ char *buf = malloc((size_t) size);
+                struct passwd pw, *result = NULL;
+                int r;
+
+                if (!buf)
+                        return -ENOMEM;
+                lookups++;
+                r = getpwnam_r(name, &pw, buf, (size_t) size, &result);
+                if (r == ERANGE)
+                        continue;
+                if (r != 0)
+                        return -r;
+                if (!result)
+                        return -ESRCH;
+                *ret = pw.pw_uid;
                 return 0;
         }
         return -ERANGE;
@@ -97,6 +126,7 @@ static int lookup(uid_t uid, UserGroups *ret) {
         if (r < 0)
                 return r;
         /* More groups than fit: the first USER_GROUPS_MAX count, and the log says so. */
+        lookups++;
         if (getgrouplist(name, g.gid, g.gids, &n) < 0) {
                 log_notice("User %s is in more than %d groups; rules see the first %d.", name, USER_GROUPS_MAX,
                            USER_GROUPS_MAX);
@@ -108,7 +138,7 @@ static int lookup(uid_t uid, UserGroups *ret) {
 }
 
 int user_groups(uid_t uid, UserGroups *ret) {
-        uint64_t now = now_usec();
+        uint64_t now = user_db_now_usec();
         CachedGroups *slot;
 
         FOREACH_ARRAY(c, cache, CACHE_SIZE)

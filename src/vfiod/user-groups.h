@@ -7,6 +7,7 @@
  * change under a look: the uid the bus vouches for is the one trusted input. */
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #define USER_GROUPS_MAX 64
@@ -30,3 +31,13 @@ int user_passwd(uid_t uid, char **ret_name, gid_t *ret_gid);
 
 /* The gid of the group called name; -ESRCH when there is none. Not cached. */
 int group_gid_by_name(const char *name, gid_t *ret);
+
+/* The uid of the user called name; -ESRCH when there is none. Not cached. */
+int user_uid_by_name(const char *name, uid_t *ret);
+
+/* How many lookups the user database was asked for so far (each one may block in NSS: sssd,
+ * LDAP), for tests that show a path does none per call. */
+uint64_t user_db_lookups(void);
+
+/* CLOCK_MONOTONIC in microseconds, the clock of the lifetimes above. */
+uint64_t user_db_now_usec(void);

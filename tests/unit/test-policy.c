@@ -13,6 +13,7 @@
 #include "policy.h"
 #include "tests.h"
 #include "tmpdir.h"
+#include "user-groups.h"
 
 /* What the current case made, freed after it whether it passed or not. */
 static char *dir;
@@ -455,10 +456,46 @@ static void user_rule_by_name(void) {
         check(user_may("root", POLICY_ACQUIRE, &group7));
         check(!policy_allows(config, STRANGER_UID, STRANGER_GID, NULL, 0, POLICY_ACQUIRE, &group7));
 
-        /* The uid is resolved to a name; a name the system does not know matches no one. */
+        /* A name the system does not know matches no one. */
         load_rule("\"users\": [\"no-such-user-vfiod\"]", "\"7\"", "\"acquire\"");
         check(!user_may("nobody", POLICY_ACQUIRE, &group7));
         check(!policy_allows(config, STRANGER_UID, STRANGER_GID, NULL, 0, POLICY_ACQUIRE, &group7));
+}
+
+/* A check asks the user database nothing per call: the rules' names are resolved once (at the
+ * first check), then not again within USER_GROUPS_LIFETIME_USEC, whatever the number of calls,
+ * callers, and names that do not resolve. */
+static void names_resolved_once_not_per_call(void) {
+        const char *group = getgrnam("users") ? "users" : "nogroup";
+        _cleanup_free_ char *who = NULL;
+        uid_t nobody = uid_of("nobody"), root = uid_of("root");
+        gid_t gid = gid_of(group);
+        uint64_t before;
+
+        check(asprintf(&who,
+                       "\"users\": [\"nobody\", \"root\", \"no-such-user-vfiod\"], "
+                       "\"groups\": [\"no-such-group-vfiod\", \"%s\"]",
+                       group) >= 0);
+        load_rule(who, "\"7\"", "\"acquire\"");
+        before = user_db_lookups();
+        check(policy_allows(config, nobody, STRANGER_GID, NULL, 0, POLICY_ACQUIRE, &group7));
+        check_uint(user_db_lookups() - before, >=, 5); /* one per name, or a few more for large entries */
+        check_uint(user_db_lookups() - before, <=, 10);
+        before = user_db_lookups();
+        for (int i = 0; i < 100; i++) {
+                check(policy_allows(config, nobody, STRANGER_GID, NULL, 0, POLICY_ACQUIRE, &group7));
+                check(policy_allows(config, root, STRANGER_GID, NULL, 0, POLICY_ACQUIRE, &group7));
+                check(policy_allows(config, STRANGER_UID + i, gid, NULL, 0, POLICY_ACQUIRE, &group7));
+                check(!policy_allows(config, STRANGER_UID + i, STRANGER_GID, NULL, 0, POLICY_ACQUIRE, &group7));
+        }
+        check_uint(user_db_lookups() - before, ==, 0);
+
+        /* Later than the lifetime, the next check resolves them again (a user added since counts). */
+        config->names_resolved_usec -= USER_GROUPS_LIFETIME_USEC;
+        before = user_db_lookups();
+        check(policy_allows(config, nobody, STRANGER_GID, NULL, 0, POLICY_ACQUIRE, &group7));
+        check_uint(user_db_lookups() - before, >=, 5);
+        check_uint(user_db_lookups() - before, <=, 10);
 }
 
 static void group_rule_via_supplementary_or_primary_gid(void) {
@@ -588,6 +625,7 @@ int main(void) {
                 TEST_CASE(manage_implies_acquire_and_grant),
                 TEST_CASE(no_rules_allow_nothing),
                 TEST_CASE(action_names_round_trip),
+                TEST_CASE(names_resolved_once_not_per_call),
         };
 
         log_set_max_level(getenv("VFIOD_TEST_DEBUG") ? LOG_DEBUG : LOG_ERR);
