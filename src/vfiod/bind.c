@@ -151,6 +151,15 @@ static int bind_if_needed(const char *root, const DeviceMove *mv) {
         return bind_target(root, mv);
 }
 
+/* A file a move writes that is not there (ENOENT) means a device that went away in the middle
+ * of the move (ENODEV: the caller is told which device, not "no such group"), or, for a device
+ * still there, an attribute or driver file that is missing (ENXIO). */
+static int move_error(const char *root, const char *address, int r) {
+        if (r != -ENOENT)
+                return r;
+        return sysfs_device_exists(root, address) ? -ENXIO : -ENODEV;
+}
+
 int bind_apply_moves(const char *root, const DeviceMove *moves, size_t n, size_t *ret_failed) {
         int (*const steps[])(const char *, const DeviceMove *) = { unbind_if_elsewhere, bind_if_needed, check_driver };
         int r;
@@ -161,7 +170,7 @@ int bind_apply_moves(const char *root, const DeviceMove *moves, size_t n, size_t
                 r = bind_set_override(root, moves[i].address, override);
                 if (r < 0) {
                         *ret_failed = i;
-                        return r;
+                        return move_error(root, moves[i].address, r);
                 }
         }
         FOREACH_ARRAY(step, steps, ELEMENTSOF(steps))
@@ -169,7 +178,7 @@ int bind_apply_moves(const char *root, const DeviceMove *moves, size_t n, size_t
                         r = (*step)(root, &moves[i]);
                         if (r < 0) {
                                 *ret_failed = i;
-                                return r;
+                                return move_error(root, moves[i].address, r);
                         }
                 }
         return 0;

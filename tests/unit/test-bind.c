@@ -268,6 +268,30 @@ static void move_the_kernel_did_not_make_fails_at_that_device(void) {
         check_str(file("bus/pci/drivers_probe"), NO_MODALIAS);
 }
 
+/* A device gone in the middle of a move fails it at that device with ENODEV (NoSuchDevice, naming
+ * it), never ENOENT (which the bus reads as NoSuchGroup); a device that is there but lacks a file
+ * the move writes fails with ENXIO. */
+static void move_of_a_vanished_device_names_the_device(void) {
+        static const char *const addresses[] = { MLX5, NO_MODALIAS };
+        const DeviceMove moves[] = {
+                { MLX5, (char *) "mlx5_core", (char *) "vfio-pci" },
+                { NO_MODALIAS, NULL, (char *) "vfio-pci" },
+        };
+        const DeviceMove without_override = { E1000E, (char *) "e1000e", (char *) "vfio-pci" };
+        size_t failed = SIZE_MAX;
+
+        setup(true);
+        add_kernel_files(addresses, ELEMENTSOF(addresses));
+        check_int(sysfs_tree_remove_device(tree, NO_MODALIAS), ==, 0);
+        check_int(bind_apply_moves(root(), moves, ELEMENTSOF(moves), &failed), ==, -ENODEV);
+        check_uint(failed, ==, 1);
+        check(!exists("bus/pci/devices/" NO_MODALIAS));
+
+        failed = SIZE_MAX;
+        check_int(bind_apply_moves(root(), &without_override, 1, &failed), ==, -ENXIO);
+        check_uint(failed, ==, 0);
+}
+
 static void load_driver_never_loads_modules_for_a_generated_tree(void) {
         setup(true);
         check_int(bind_load_driver(root(), "e1000e"), ==, 0);
@@ -291,6 +315,7 @@ int main(void) {
                 TEST_CASE(set_override_of_vanished_device_fails_without_creating_it),
                 TEST_CASE(move_already_in_place_writes_only_override),
                 TEST_CASE(move_the_kernel_did_not_make_fails_at_that_device),
+                TEST_CASE(move_of_a_vanished_device_names_the_device),
                 TEST_CASE(load_driver_never_loads_modules_for_a_generated_tree),
         };
 
