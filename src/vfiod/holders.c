@@ -34,22 +34,71 @@ static bool ends_with_component(const char *s, const char *base) {
         return n > b && s[n - b - 1] == '/' && streq(s + n - b, base);
 }
 
+/* The "mnt_id:" of /proc/PID/fdinfo/FD: the mount the fd's file is on. */
+static int fd_mount_id(const char *proc_dir, const char *fd, unsigned *ret) {
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        const char *line;
+        int r;
+
+        if (asprintf(&path, "%s/fdinfo/%s", proc_dir, fd) < 0)
+                return -ENOMEM;
+        r = read_full_file(path, &text);
+        if (r < 0)
+                return r;
+        line = strstr(text, "mnt_id:");
+        if (!line || sscanf(line + strlen("mnt_id:"), "%u", ret) != 1)
+                return -EBADMSG;
+        return 0;
+}
+
+/* Whether mount id of the process is a devtmpfs or tmpfs, where device nodes live (the /dev of any
+ * mount namespace), from /proc/PID/mountinfo: "ID PARENT MAJ:MIN ROOT POINT OPTIONS... - TYPE ...". */
+static bool mount_holds_device_nodes(const char *proc_dir, unsigned id) {
+        _cleanup_free_ char *path = NULL;
+        _cleanup_fclose_ FILE *f = NULL;
+        _cleanup_free_ char *line = NULL;
+        size_t size = 0;
+
+        if (asprintf(&path, "%s/mountinfo", proc_dir) < 0)
+                return false;
+        f = fopen(path, "re");
+        while (f && getline(&line, &size, f) > 0) {
+                const char *sep = strstr(line, " - ");
+                unsigned this;
+                char type[32];
+
+                if (sscanf(line, "%u", &this) != 1 || this != id)
+                        continue;
+                return sep && sscanf(sep + 3, "%31s", type) == 1 && (streq(type, "devtmpfs") || streq(type, "tmpfs"));
+        }
+        return false;
+}
+
 /* A file opened in another mount namespace (a daemon before its restart, under a unit with
- * its own namespace) may read back under another path; the device number still names it. The
- * name filter keeps stat() off fds that cannot match (it could block on a network file). */
-static bool fd_is_node(const char *link, const char *target, const Node *node) {
+ * its own namespace) may read back under another path; the device number still names it. But
+ * stat() through the fd reaches the file's filesystem, which may hang (a FUSE file named by
+ * whoever runs it, a dead NFS server): only an fd with the node's name, on a mount where device
+ * nodes live (told by /proc without touching the file), is looked at. */
+static bool fd_is_node(const char *proc_dir, const char *fd, const char *link, const char *target, const Node *node) {
+        unsigned mount;
         struct stat st;
 
         if (streq(target, node->path))
                 return true;
-        return node->rdev != 0 && ends_with_component(target, node->base) && stat(link, &st) >= 0 &&
-               S_ISCHR(st.st_mode) && st.st_rdev == node->rdev;
+        return node->rdev != 0 && ends_with_component(target, node->base) && fd_mount_id(proc_dir, fd, &mount) >= 0 &&
+               mount_holds_device_nodes(proc_dir, mount) && stat(link, &st) >= 0 && S_ISCHR(st.st_mode) &&
+               st.st_rdev == node->rdev;
 }
 
-static bool fd_targets_any(const char *fd_dir, const Node *nodes, size_t n_nodes) {
-        _cleanup_closedir_ DIR *d = opendir(fd_dir);
+/* proc_dir: /proc/PID. */
+static bool fd_targets_any(const char *proc_dir, const Node *nodes, size_t n_nodes) {
+        _cleanup_free_ char *fd_dir = NULL;
+        _cleanup_closedir_ DIR *d = NULL;
         struct dirent *de;
 
+        if (asprintf(&fd_dir, "%s/fd", proc_dir) < 0)
+                return false;
+        d = opendir(fd_dir);
         while (d && (de = readdir(d))) {
                 char link[PATH_MAX], target[PATH_MAX];
                 ssize_t k;
@@ -62,7 +111,7 @@ static bool fd_targets_any(const char *fd_dir, const Node *nodes, size_t n_nodes
                         continue; /* the fd closed, or the process went */
                 target[k] = '\0';
                 for (size_t i = 0; i < n_nodes; i++)
-                        if (fd_is_node(link, target, &nodes[i]))
+                        if (fd_is_node(proc_dir, de->d_name, link, target, &nodes[i]))
                                 return true;
         }
         return false;
@@ -103,7 +152,7 @@ int holders_scan(const char *proc_root, char *const *paths, size_t n_paths, Hold
         nodes_init(nodes, paths, n_paths);
         while (n_paths > 0 && (de = readdir(d))) {
                 _cleanup_close_ int pidfd = -EBADF;
-                char fd_dir[PATH_MAX];
+                char proc_dir[PATH_MAX];
                 Holder *a;
                 pid_t pid;
 
@@ -119,8 +168,8 @@ int holders_scan(const char *proc_root, char *const *paths, size_t n_paths, Hold
                 pidfd = process_pidfd_open(pid);
                 if (pidfd < 0)
                         continue; /* gone */
-                snprintf(fd_dir, sizeof(fd_dir), "%s/%s/fd", proc_root, de->d_name);
-                if (!fd_targets_any(fd_dir, nodes, n_paths) || !process_alive(pidfd))
+                snprintf(proc_dir, sizeof(proc_dir), "%s/%s", proc_root, de->d_name);
+                if (!fd_targets_any(proc_dir, nodes, n_paths) || !process_alive(pidfd))
                         continue;
                 a = reallocarray(holders, n + 2, sizeof(Holder));
                 if (!a)
@@ -136,11 +185,11 @@ int holders_scan(const char *proc_root, char *const *paths, size_t n_paths, Hold
 }
 
 bool holders_process_holds_vfio_device(const char *proc_root, pid_t pid, int pidfd) {
-        char fd_dir[PATH_MAX];
+        char proc_dir[PATH_MAX];
         const Node device = { .path = "anon_inode:[vfio-device]" };
 
         if (pid <= 0 || pidfd < 0)
                 return false;
-        snprintf(fd_dir, sizeof(fd_dir), "%s/%d/fd", proc_root, (int) pid);
-        return fd_targets_any(fd_dir, &device, 1) && process_alive(pidfd);
+        snprintf(proc_dir, sizeof(proc_dir), "%s/%d", proc_root, (int) pid);
+        return fd_targets_any(proc_dir, &device, 1) && process_alive(pidfd);
 }

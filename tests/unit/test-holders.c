@@ -2,7 +2,8 @@
 /* Holder discovery (holders.c) over a /proc stand-in whose pids are live children of the
  * test: an fd is on a node when its link reads back as the node's path, or, read back under
  * another path (opened in another mount namespace), when it is the same character device; a
- * file of the same name is not; the service manager (pid 1) is never a holder, nor a pid whose
+ * file of the same name is not, nor one on a mount that is not a devtmpfs or tmpfs (a stat() there
+ * could hang); the service manager (pid 1) is never a holder, nor a pid whose
  * process is gone (its pidfd cannot be opened, or is dead after the read). Each holder comes
  * with a pidfd of its own process. */
 
@@ -15,6 +16,7 @@
 #include "holders.h"
 #include "macro.h"
 #include "process.h"
+#include "sysfs.h"
 #include "tests.h"
 #include "tmpdir.h"
 
@@ -70,6 +72,20 @@ static void add_fd(const char *pid, const char *fd, const char *target) {
         check_int(symlink(target, link), ==, 0);
 }
 
+/* proc/PID/fdinfo/FD names mount id, and proc/PID/mountinfo says that mount's type. */
+static void set_fd_mount(const char *pid, const char *fd, unsigned id, const char *fstype) {
+        _cleanup_free_ char *fdinfo = NULL, *text = NULL, *path = NULL, *relative = NULL, *old = NULL, *lines = NULL;
+
+        check(asprintf(&fdinfo, "proc/%s/fdinfo/%s", pid, fd) > 0);
+        check(asprintf(&text, "pos:\t0\nflags:\t02\nmnt_id:\t%u\nino:\t5\n", id) > 0);
+        check_int(tmpdir_write(dir, fdinfo, text), ==, 0);
+        check(asprintf(&relative, "proc/%s/mountinfo", pid) > 0);
+        check(asprintf(&path, "%s/%s", dir, relative) > 0);
+        (void) read_full_file(path, &old);
+        check(asprintf(&lines, "%s%u 1 0:5 / /dev rw,nosuid - %s dev rw\n", old ?: "", id, fstype) > 0);
+        check_int(tmpdir_write(dir, relative, lines), ==, 0);
+}
+
 static bool has_pid(const Holder *h, size_t n, pid_t pid) {
         for (size_t i = 0; i < n; i++)
                 if (h[i].pid == pid)
@@ -88,14 +104,18 @@ static void test_same_path_and_same_device(void) {
         _cleanup_free_ char *regular = NULL;
         _cleanup_(holders_freep) Holder *h = NULL;
         char *const paths[] = { (char *) "/dev/null" };
-        char a[16], b[16], c[16], d[16], e[16], gone[16];
+        char a[16], b[16], c[16], d[16], e[16], f[16], gone[16];
         size_t n = 0;
 
         check_int(tmpdir_new("vfiod-test-holders", &dir), ==, 0);
         check_int(tmpdir_write(dir, "null", "not a device\n"), ==, 0);
         check(asprintf(&regular, "%s/null", dir) > 0);
         add_fd(live_pid(a), "3", "/dev/null");
-        add_fd(live_pid(b), "7", "/dev/../dev/null"); /* another path to the same device */
+        add_fd(live_pid(b), "7", "/dev/../dev/null"); /* another path to the same device, */
+        set_fd_mount(b, "7", 21, "devtmpfs"); /* on a mount where device nodes live */
+        /* The same device through a file system that could hang a stat() (FUSE): never looked at. */
+        add_fd(live_pid(f), "4", "/fuse/../dev/null");
+        set_fd_mount(f, "4", 30, "fuse.sshfs");
         add_fd(live_pid(c), "3", regular); /* the same name, a regular file */
         add_fd(live_pid(d), "3", "/dev/zero"); /* another device */
         add_fd(live_pid(e), "3", "socket:[1234]");
