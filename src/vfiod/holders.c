@@ -51,16 +51,18 @@ static int fd_mount_id(const char *proc_dir, const char *fd, unsigned *ret) {
         return 0;
 }
 
-/* Whether mount id of the process is a devtmpfs or tmpfs, where device nodes live (the /dev of any
- * mount namespace), from /proc/PID/mountinfo: "ID PARENT MAJ:MIN ROOT POINT OPTIONS... - TYPE ...". */
-static bool mount_holds_device_nodes(const char *proc_dir, unsigned id) {
+/* Whether mount id, as the process's /proc/PID/mountinfo lists it ("ID PARENT MAJ:MIN ROOT POINT
+ * OPTIONS... - TYPE ..."), is a devtmpfs or tmpfs, where device nodes live (the /dev of any mount
+ * namespace): 1 or 0, or -ENOENT when the process's namespace has no such mount (the fd was opened
+ * in another one and passed on, like the daemon's own before a restart under its unit). */
+static int mount_holds_device_nodes(const char *proc_dir, unsigned id) {
         _cleanup_free_ char *path = NULL;
         _cleanup_fclose_ FILE *f = NULL;
         _cleanup_free_ char *line = NULL;
         size_t size = 0;
 
         if (asprintf(&path, "%s/mountinfo", proc_dir) < 0)
-                return false;
+                return -ENOMEM;
         f = fopen(path, "re");
         while (f && getline(&line, &size, f) > 0) {
                 const char *sep = strstr(line, " - ");
@@ -71,23 +73,26 @@ static bool mount_holds_device_nodes(const char *proc_dir, unsigned id) {
                         continue;
                 return sep && sscanf(sep + 3, "%31s", type) == 1 && (streq(type, "devtmpfs") || streq(type, "tmpfs"));
         }
-        return false;
+        return -ENOENT;
 }
 
 /* A file opened in another mount namespace (a daemon before its restart, under a unit with
  * its own namespace) may read back under another path; the device number still names it. But
  * stat() through the fd reaches the file's filesystem, which may hang (a FUSE file named by
- * whoever runs it, a dead NFS server): only an fd with the node's name, on a mount where device
- * nodes live (told by /proc without touching the file), is looked at. */
+ * whoever runs it, a dead NFS server): an fd with the node's name is looked at only when /proc
+ * (without touching the file) does not say it is on a mount other than a devtmpfs or tmpfs. A
+ * mount of another namespace cannot be told from here, and is looked at. */
 static bool fd_is_node(const char *proc_dir, const char *fd, const char *link, const char *target, const Node *node) {
         unsigned mount;
         struct stat st;
 
         if (streq(target, node->path))
                 return true;
-        return node->rdev != 0 && ends_with_component(target, node->base) && fd_mount_id(proc_dir, fd, &mount) >= 0 &&
-               mount_holds_device_nodes(proc_dir, mount) && stat(link, &st) >= 0 && S_ISCHR(st.st_mode) &&
-               st.st_rdev == node->rdev;
+        if (node->rdev == 0 || !ends_with_component(target, node->base))
+                return false;
+        if (fd_mount_id(proc_dir, fd, &mount) >= 0 && mount_holds_device_nodes(proc_dir, mount) == 0)
+                return false;
+        return stat(link, &st) >= 0 && S_ISCHR(st.st_mode) && st.st_rdev == node->rdev;
 }
 
 /* proc_dir: /proc/PID. */

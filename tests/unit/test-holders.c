@@ -72,13 +72,16 @@ static void add_fd(const char *pid, const char *fd, const char *target) {
         check_int(symlink(target, link), ==, 0);
 }
 
-/* proc/PID/fdinfo/FD names mount id, and proc/PID/mountinfo says that mount's type. */
+/* proc/PID/fdinfo/FD names mount id, and proc/PID/mountinfo says that mount's type (fstype NULL:
+ * it does not list that mount). */
 static void set_fd_mount(const char *pid, const char *fd, unsigned id, const char *fstype) {
         _cleanup_free_ char *fdinfo = NULL, *text = NULL, *path = NULL, *relative = NULL, *old = NULL, *lines = NULL;
 
         check(asprintf(&fdinfo, "proc/%s/fdinfo/%s", pid, fd) > 0);
         check(asprintf(&text, "pos:\t0\nflags:\t02\nmnt_id:\t%u\nino:\t5\n", id) > 0);
         check_int(tmpdir_write(dir, fdinfo, text), ==, 0);
+        if (!fstype)
+                return;
         check(asprintf(&relative, "proc/%s/mountinfo", pid) > 0);
         check(asprintf(&path, "%s/%s", dir, relative) > 0);
         (void) read_full_file(path, &old);
@@ -104,7 +107,7 @@ static void test_same_path_and_same_device(void) {
         _cleanup_free_ char *regular = NULL;
         _cleanup_(holders_freep) Holder *h = NULL;
         char *const paths[] = { (char *) "/dev/null" };
-        char a[16], b[16], c[16], d[16], e[16], f[16], gone[16];
+        char a[16], b[16], c[16], d[16], e[16], f[16], g[16], gone[16];
         size_t n = 0;
 
         check_int(tmpdir_new("vfiod-test-holders", &dir), ==, 0);
@@ -114,17 +117,23 @@ static void test_same_path_and_same_device(void) {
         add_fd(live_pid(b), "7", "/dev/../dev/null"); /* another path to the same device, */
         set_fd_mount(b, "7", 21, "devtmpfs"); /* on a mount where device nodes live */
         /* The same device through a file system that could hang a stat() (FUSE): never looked at. */
-        add_fd(live_pid(f), "4", "/fuse/../dev/null");
+        add_fd(live_pid(f), "4", "/dev//null");
         set_fd_mount(f, "4", 30, "fuse.sshfs");
+        /* A mount its namespace does not list (the fd came from another namespace): it cannot be
+         * told, and the device number decides. */
+        add_fd(live_pid(g), "5", "/dev/./null");
+        set_fd_mount(g, "6", 40, "tmpfs");
+        set_fd_mount(g, "5", 99, NULL);
         add_fd(live_pid(c), "3", regular); /* the same name, a regular file */
         add_fd(live_pid(d), "3", "/dev/zero"); /* another device */
         add_fd(live_pid(e), "3", "socket:[1234]");
         add_fd(dead_pid(gone), "3", "/dev/null"); /* its process exited: not a holder */
         add_fd("1", "9", "/dev/null"); /* the service manager's fd store */
         scan(paths, ELEMENTSOF(paths), &h, &n);
-        check_int(n, ==, 2);
+        check_int(n, ==, 3);
         check(has_pid(h, n, atoi(a)));
         check(has_pid(h, n, atoi(b)));
+        check(has_pid(h, n, atoi(g)));
         check_str(h[0].comm, "holder");
         /* Each pidfd is its holder's process: it can be signalled, and is gone once killed. */
         for (size_t i = 0; i < n; i++) {
