@@ -49,28 +49,54 @@ static long nss_buffer_size(int name) {
         return size > 0 ? size : 4096;
 }
 
-int user_passwd(uid_t uid, char **ret_name, gid_t *ret_gid) {
+/* The passwd entry of name, or of uid when name is NULL; its strings live in *ret_buf. */
+static int passwd_lookup(const char *name, uid_t uid, struct passwd *ret, char **ret_buf) {
         for (long size = nss_buffer_size(_SC_GETPW_R_SIZE_MAX); size <= NSS_BUFFER_MAX; size *= 2) {
                 _cleanup_free_ char *buf = malloc((size_t) size);
-                struct passwd pw, *result = NULL;
+                struct passwd *result = NULL;
                 int r;
 
                 if (!buf)
                         return -ENOMEM;
                 lookups++;
-                r = getpwuid_r(uid, &pw, buf, (size_t) size, &result);
+                r = name ? getpwnam_r(name, ret, buf, (size_t) size, &result)
+                         : getpwuid_r(uid, ret, buf, (size_t) size, &result);
                 if (r == ERANGE)
                         continue;
                 if (r != 0)
                         return -r;
                 if (!result)
                         return -ESRCH;
-                if (ret_gid)
-                        *ret_gid = pw.pw_gid;
-                *ret_name = strdup(pw.pw_name);
-                return *ret_name ? 0 : -ENOMEM;
+                *ret_buf = TAKE_PTR(buf);
+                return 0;
         }
         return -ERANGE;
+}
+
+int user_passwd(uid_t uid, char **ret_name, gid_t *ret_gid) {
+        _cleanup_free_ char *buf = NULL;
+        struct passwd pw;
+        int r;
+
+        r = passwd_lookup(NULL, uid, &pw, &buf);
+        if (r < 0)
+                return r;
+        if (ret_gid)
+                *ret_gid = pw.pw_gid;
+        *ret_name = strdup(pw.pw_name);
+        return *ret_name ? 0 : -ENOMEM;
+}
+
+int user_uid_by_name(const char *name, uid_t *ret) {
+        _cleanup_free_ char *buf = NULL;
+        struct passwd pw;
+        int r;
+
+        r = passwd_lookup(name, 0, &pw, &buf);
+        if (r < 0)
+                return r;
+        *ret = pw.pw_uid;
+        return 0;
 }
 
 int group_gid_by_name(const char *name, gid_t *ret) {
@@ -90,28 +116,6 @@ int group_gid_by_name(const char *name, gid_t *ret) {
                 if (!result)
                         return -ESRCH;
                 *ret = gr.gr_gid;
-                return 0;
-        }
-        return -ERANGE;
-}
-
-int user_uid_by_name(const char *name, uid_t *ret) {
-        for (long size = nss_buffer_size(_SC_GETPW_R_SIZE_MAX); size <= NSS_BUFFER_MAX; size *= 2) {
-                _cleanup_free_ char *buf = malloc((size_t) size);
-                struct passwd pw, *result = NULL;
-                int r;
-
-                if (!buf)
-                        return -ENOMEM;
-                lookups++;
-                r = getpwnam_r(name, &pw, buf, (size_t) size, &result);
-                if (r == ERANGE)
-                        continue;
-                if (r != 0)
-                        return -r;
-                if (!result)
-                        return -ESRCH;
-                *ret = pw.pw_uid;
                 return 0;
         }
         return -ERANGE;
