@@ -239,6 +239,8 @@ static const PropertyMap group_properties[] = { { "Id", "u", parse_u32, FIELD(Vf
                                                 { "Lease", "o", parse_optional_path, FIELD(VfiodGroup, lease), false },
                                                 { "Holders", "a(us)", parse_holders, 0, false },
                                                 { "Persistent", "b", parse_bool, FIELD(VfiodGroup, persistent), false },
+                                                { "PersistentSkipped", "s", parse_string,
+                                                  FIELD(VfiodGroup, persistent_skipped), false },
                                                 { "Safety", "s", parse_string, FIELD(VfiodGroup, safety), false },
                                                 {} };
 
@@ -382,6 +384,7 @@ void vfiod_group_done(VfiodGroup *g) {
         group_free_reserved_regions(g);
         free(g->lease);
         group_free_holders(g);
+        free(g->persistent_skipped);
         free(g->safety);
         free(g->members);
         *g = (VfiodGroup){};

@@ -101,6 +101,7 @@ static int group_to_json(const VfiodGroup *g, json_object **ret) {
             (r = json_add(o, "viable", json_object_new_boolean(g->viable))) < 0 ||
             (r = g->lease ? json_add(o, "lease", json_object_new_string(g->lease)) : json_add_null(o, "lease")) < 0 ||
             (r = json_add(o, "persistent", json_object_new_boolean(g->persistent))) < 0 ||
+            (r = json_add(o, "persistent_skipped", json_object_new_string(strempty(g->persistent_skipped)))) < 0 ||
             (r = json_add(o, "safety", json_object_new_string(strempty(g->safety)))) < 0 ||
             (r = json_add(o, "devices", TAKE_PTR(devices))) < 0)
                 return r;

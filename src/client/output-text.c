@@ -233,7 +233,10 @@ int output_show_text(const VfiodGroup *group, const VfiodContainerInfo *containe
         print_label("Viable");
         puts(yes_no(group->viable));
         print_label("Persistent");
-        puts(yes_no(group->persistent));
+        if (group->persistent_skipped && *group->persistent_skipped)
+                printf("%s, skipped at start-up: %s\n", yes_no(group->persistent), group->persistent_skipped);
+        else
+                puts(yes_no(group->persistent));
         print_label("Safety");
         puts(group->safety && *group->safety ? group->safety : "safe to assign");
         print_label("Lease");

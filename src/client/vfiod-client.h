@@ -145,6 +145,7 @@ typedef struct VfiodGroup {
         VfiodHolder *holders;
         size_t n_holders;
         bool persistent;
+        char *persistent_skipped; /* "" unless its persistent assignment was skipped at start-up: why */
         char *safety; /* "" when safe to assign, else the reason */
 
         /* Only in a VfiodInventory: the device objects whose Group is this one, sorted by

@@ -22,8 +22,7 @@ struct Transition {
         DeviceMove *run_moves; /* what the worker applies now: moves, or their reverse */
         bool to_vfio; /* the direction of run_moves */
         bool rollback; /* undoing a failed move */
-        bool persist_add;
-        bool persist_remove;
+        PersistChange persist; /* once it succeeds (a rollback keeps them as they are) */
         bool startup; /* counts in manager->startup_moves */
         Worker *worker;
         int error; /* the failure that caused the rollback */
@@ -200,11 +199,11 @@ static void update_persistence(Transition *t) {
         char *addresses[t->n_moves + 1];
         int r;
 
-        if (!t->persist_add && !t->persist_remove)
+        if (t->persist == PERSIST_KEEP)
                 return;
         for (size_t i = 0; i < t->n_moves; i++)
                 addresses[i] = t->moves[i].address;
-        r = persist_update(m->state_dir, &m->persist, addresses, t->n_moves, t->persist_add);
+        r = persist_update(m->state_dir, m->sysfs_root, &m->persist, addresses, t->n_moves, t->persist);
         if (r < 0)
                 log_error_errno(r, "Cannot update persistent assignments in %s: %m", m->state_dir);
 }
@@ -214,18 +213,22 @@ static void transition_succeeded(Transition *t, Group *g) {
         Manager *m = t->manager;
         int r;
 
+        /* Persistence before the intent log lets go of the move, so that a daemon killed in
+         * between still records it when it finishes the move again; and before the state
+         * change, which announces Persistent with it. */
+        if (!t->rollback)
+                update_persistence(t);
         if (t->to_vfio) {
-                r = journal_write(m->runtime_dir, t->group, GROUP_VFIO, t->moves, t->n_moves);
+                r = journal_write(m->runtime_dir, t->group, GROUP_VFIO, PERSIST_KEEP, t->moves, t->n_moves);
                 if (r < 0)
                         log_warning_errno(r, "Cannot record IOMMU group %" PRIu32 " as assigned: %m", t->group);
         } else {
                 (void) journal_remove(m->runtime_dir, t->group);
                 set_original_drivers(m, g, t->moves, t->n_moves, false);
         }
-        /* Persistence first: the state change below announces Persistent with it. */
-        if (!t->rollback)
-                update_persistence(t);
         if (g) {
+                if (!t->rollback) /* what start-up skipped is done or undone now */
+                        g->persist_skipped = mfree(g->persist_skipped);
                 g->claimed = t->to_vfio;
                 inventory_set_group_state(m->inventory, g, t->to_vfio ? GROUP_VFIO : GROUP_HOST);
         }
@@ -276,8 +279,8 @@ static int transition_run(Transition *t, bool to_vfio) {
         t->to_vfio = to_vfio;
 
         /* The intent goes to disk before the first kernel write, so a restart can finish it. */
-        r = journal_write(m->runtime_dir, t->group, to_vfio ? GROUP_ASSIGNING : GROUP_UNASSIGNING, t->moves,
-                          t->n_moves);
+        r = journal_write(m->runtime_dir, t->group, to_vfio ? GROUP_ASSIGNING : GROUP_UNASSIGNING,
+                          t->rollback ? PERSIST_KEEP : t->persist, t->moves, t->n_moves);
         if (r < 0)
                 return log_error_errno(r, "Cannot write the intent log in %s: %m", m->runtime_dir);
         return worker_start(m->event, transition_child, t, sizeof(MoveResult), m->write_timeout_usec,
@@ -405,7 +408,7 @@ int assign_start(Manager *m, Group *g, const AssignOptions *o, transition_done_t
                 device_moves_free(moves, n);
                 return set_error_message(ret_message, r, "Out of memory.");
         }
-        t->persist_add = o->persist;
+        t->persist = !o->persist ? PERSIST_KEEP : o->force ? PERSIST_ADD_FORCED : PERSIST_ADD;
         set_original_drivers(m, g, moves, n, true);
         r = transition_begin(t, g, true, GROUP_ASSIGNING, ret_message);
         if (r < 0)
@@ -439,6 +442,27 @@ static int unassign_moves(Group *g, DeviceMove **ret, size_t *ret_n) {
         return 0;
 }
 
+/* Unassign with persist of a group the host has (its persistent assignment was skipped at start-up,
+ * say): forget the assignment. Returns 1 when there was one to forget. */
+static int forget_persistent(Manager *m, Group *g) {
+        char *addresses[g->n_devices + 1];
+        size_t n = 0;
+        int r;
+
+        FOREACH_ARRAY(d, g->devices, g->n_devices)
+                if (persist_set_contains(&m->persist, (*d)->address))
+                        addresses[n++] = (*d)->address;
+        if (n == 0)
+                return 0;
+        r = persist_update(m->state_dir, m->sysfs_root, &m->persist, addresses, n, PERSIST_REMOVE);
+        if (r < 0)
+                return log_error_errno(r, "Cannot update persistent assignments in %s: %m", m->state_dir);
+        g->persist_skipped = mfree(g->persist_skipped);
+        inventory_group_changed(m->inventory, g);
+        log_info("IOMMU group %" PRIu32 " is no longer assigned persistently.", g->id);
+        return 1;
+}
+
 int unassign_start(Manager *m, Group *g, const UnassignOptions *o, transition_done_t done, void *userdata,
                    char **ret_message) {
         DeviceMove *moves = NULL;
@@ -456,8 +480,15 @@ int unassign_start(Manager *m, Group *g, const UnassignOptions *o, transition_do
                 return set_error_message(ret_message, -EBUSY, "IOMMU group %" PRIu32 " is being moved.", g->id);
         if (g->state == GROUP_LEASED || g->state == GROUP_RELEASING)
                 return set_error_message(ret_message, -EBUSY, "IOMMU group %" PRIu32 " is leased.", g->id);
-        if (g->state == GROUP_HOST)
+        if (g->state == GROUP_HOST) {
+                r = o->persist ? forget_persistent(m, g) : 0;
+                if (r < 0)
+                        return set_error_message(ret_message, r, "Cannot forget the persistent assignment: %s",
+                                                 strerror(-r));
+                if (r > 0)
+                        return 1;
                 return set_error_message(ret_message, -ENOTCONN, "IOMMU group %" PRIu32 " is not assigned.", g->id);
+        }
 
         r = unassign_moves(g, &moves, &n);
         if (r >= 0)
@@ -466,7 +497,7 @@ int unassign_start(Manager *m, Group *g, const UnassignOptions *o, transition_do
                 device_moves_free(moves, n);
                 return set_error_message(ret_message, r, "Out of memory.");
         }
-        t->persist_remove = o->persist;
+        t->persist = o->persist ? PERSIST_REMOVE : PERSIST_KEEP;
         return transition_begin(t, g, false, GROUP_UNASSIGNING, ret_message);
 }
 
@@ -607,6 +638,7 @@ static int recover_move(Manager *m, Group *g, JournalEntry *e) {
                 return r;
         e->n_moves = 0;
         set_original_drivers(m, g, t->moves, t->n_moves, true);
+        t->persist = e->persist;
         t->startup = true;
         r = transition_begin(t, g, to_vfio, to_vfio ? GROUP_ASSIGNING : GROUP_UNASSIGNING, &message);
         if (r < 0)
@@ -650,28 +682,90 @@ static int recover_journal(Manager *m) {
         return 0;
 }
 
+/* Why g's persistent assignment must not be applied now, or NULL: each endpoint must be recorded
+ * and be the device that was recorded. *ret_force: every entry was recorded forced by root. */
+static int persist_verdict(Manager *m, Group *g, bool *ret_force, char **ret_why) {
+        bool force = true;
+        int r;
+
+        *ret_why = NULL;
+        FOREACH_ARRAY(i, g->devices, g->n_devices) {
+                Device *d = *i;
+                const PersistEntry *e;
+                DeviceIdentity now;
+
+                if (device_is_bridge(d))
+                        continue;
+                e = persist_set_find(&m->persist, d->address);
+                if (!e)
+                        return asprintf(ret_why, "%s is in the group now and was not assigned persistently",
+                                        d->address) < 0
+                                       ? -ENOMEM
+                                       : 0;
+                r = sysfs_read_identity(m->sysfs_root, d->address, &now);
+                if (r < 0)
+                        return asprintf(ret_why, "cannot read what %s is: %s", d->address, strerror(-r)) < 0 ? -ENOMEM
+                                                                                                             : 0;
+                r = persist_entry_check(e, &now, ret_why);
+                if (r < 0 || *ret_why)
+                        return r;
+                force = force && e->has_identity && e->force;
+        }
+        *ret_force = force;
+        return 0;
+}
+
+static void persist_skip(Manager *m, Group *g, const char *why) {
+        log_warning("Not assigning persistent IOMMU group %" PRIu32 " ('vfioctl assign %" PRIu32
+                    " --persist' records it anew, 'vfioctl unassign %" PRIu32 " --persist' forgets it): %s",
+                    g->id, g->id, g->id, strempty(why));
+        if (free_and_strdup(&g->persist_skipped, strempty(why)) < 0)
+                log_oom();
+        inventory_group_changed(m->inventory, g);
+}
+
+static void apply_persistent_group(Manager *m, Group *g) {
+        _cleanup_free_ char *why = NULL, *message = NULL;
+        AssignOptions o = {};
+        int r;
+
+        if (g->state != GROUP_HOST || g->transition || g->persist_skipped)
+                return; /* recovered from the intent log, or seen for another of its devices */
+        r = persist_verdict(m, g, &o.force, &why);
+        if (r < 0) {
+                log_oom();
+                return;
+        }
+        if (why) {
+                persist_skip(m, g, why);
+                return;
+        }
+        r = assign_start(m, g, &o, on_startup_move_done, NULL, &message);
+        if (r < 0) {
+                persist_skip(m, g, message);
+                return;
+        }
+        log_info("Assigning IOMMU group %" PRIu32 " (persistent%s).", g->id,
+                 o.force ? ", without the safety check as recorded" : "");
+        g->transition->startup = true;
+        m->startup_moves++;
+}
+
 static int apply_persistent(Manager *m) {
-        AssignOptions o = { .force = true }; /* the admin decided when persisting it */
         int r;
 
         r = persist_load(m->state_dir, &m->persist);
         if (r < 0)
                 return log_error_errno(r, "Cannot read persistent assignments from %s: %m", m->state_dir);
         for (size_t i = 0; i < m->persist.n; i++) {
-                _cleanup_free_ char *message = NULL;
-                Device *d = inventory_get_device(m->inventory, m->persist.addresses[i]);
+                const char *address = m->persist.entries[i].address;
+                Device *d = inventory_get_device(m->inventory, address);
 
-                if (!d || d->group->state != GROUP_HOST || d->group->transition)
-                        continue;
-                log_info("Assigning IOMMU group %" PRIu32 " (persistent, for %s).", d->group->id, d->address);
-                r = assign_start(m, d->group, &o, on_startup_move_done, NULL, &message);
-                if (r < 0) {
-                        log_error("Cannot assign persistent IOMMU group %" PRIu32 ": %s", d->group->id,
-                                  strempty(message));
+                if (!d) {
+                        log_notice("Persistent assignment of %s skipped: no such device in an IOMMU group.", address);
                         continue;
                 }
-                d->group->transition->startup = true;
-                m->startup_moves++;
+                apply_persistent_group(m, d->group);
         }
         return 0;
 }

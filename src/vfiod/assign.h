@@ -27,7 +27,8 @@ typedef void (*transition_done_t)(Manager *m, uint32_t group, int error, const c
 int assign_plan(Manager *m, Group *g, bool force, DeviceMove **ret_moves, size_t *ret_n, char **ret_message);
 
 /* Start a move; done is called exactly once unless this returns < 0 (then *ret_message says why).
- * Returns 1 when it finished at once (dry run, nothing to do) without calling done. */
+ * Returns 1 when it finished at once (a dry run; an unassign with persist of a group the host has,
+ * which only forgets its persistent assignment) without calling done. */
 int assign_start(Manager *m, Group *g, const AssignOptions *o, transition_done_t done, void *userdata,
                  char **ret_message);
 int unassign_start(Manager *m, Group *g, const UnassignOptions *o, transition_done_t done, void *userdata,

@@ -143,6 +143,13 @@ static int property_get_persistent(sd_bus *bus, const char *path, const char *in
         return sd_bus_message_append(reply, "b", persistent);
 }
 
+static int property_get_persistent_skipped(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                           sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Group *g = userdata;
+
+        return sd_bus_message_append(reply, "s", strempty(g->persist_skipped));
+}
+
 static int property_get_safety(sd_bus *bus, const char *path, const char *interface, const char *property,
                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         _cleanup_free_ char *verdict = NULL;
@@ -167,6 +174,8 @@ static const sd_bus_vtable group_vtable[] = {
          * mounted): read on demand, never announced, so a change signal does not scan /proc. */
         SD_BUS_PROPERTY("Holders", "a(us)", property_get_holders, 0, 0),
         SD_BUS_PROPERTY("Persistent", "b", property_get_persistent, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("PersistentSkipped", "s", property_get_persistent_skipped, 0,
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Safety", "s", property_get_safety, 0, 0),
         SD_BUS_SIGNAL_WITH_ARGS("HotplugBlocked", SD_BUS_ARGS("s", address, "s", host_driver), 0),
         SD_BUS_VTABLE_END,

@@ -129,6 +129,10 @@ void inventory_device_changed(Inventory *inv, Device *d) {
         notify(inv, INVENTORY_DEVICE_CHANGED, d->group, d);
 }
 
+void inventory_group_changed(Inventory *inv, Group *g) {
+        notify(inv, INVENTORY_GROUP_CHANGED, g, NULL);
+}
+
 Group *inventory_get_group(Inventory *inv, uint32_t id) {
         size_t i = group_lower_bound(inv->groups, inv->n_groups, id);
         return i < inv->n_groups && inv->groups[i]->id == id ? inv->groups[i] : NULL;
@@ -144,6 +148,7 @@ static Group *group_free(Group *g) {
                 return NULL;
         free(g->devices);
         free(g->regions);
+        free(g->persist_skipped);
         return mfree(g);
 }
 

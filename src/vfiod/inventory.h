@@ -46,6 +46,7 @@ struct Group {
         Transition *transition; /* the move under way, if any (owned by assign.c) */
         bool claimed; /* the daemon assigned it (or took it over from its intent log) */
         unsigned lease; /* the id of the lease on it, 0 when none */
+        char *persist_skipped; /* why its persistent assignment was not applied at start-up, or NULL */
         Device **devices; /* sorted by address */
         size_t n_devices;
         ReservedRegion *regions;
@@ -88,8 +89,9 @@ void inventory_remove_device(Inventory *inv, const char *address);
 
 /* Sets a state the daemon decided (assignment, leases) and announces it. */
 void inventory_set_group_state(Inventory *inv, Group *g, GroupState state);
-/* Announces a change the caller made to a device's fields. */
+/* Announce a change the caller made to a device's or group's fields. */
 void inventory_device_changed(Inventory *inv, Device *d);
+void inventory_group_changed(Inventory *inv, Group *g);
 
 Group *inventory_get_group(Inventory *inv, uint32_t id);
 Device *inventory_get_device(Inventory *inv, const char *address);

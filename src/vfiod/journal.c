@@ -63,7 +63,8 @@ static struct json_object *json_string_or_null(const char *s) {
         return s ? json_object_new_string(s) : NULL;
 }
 
-int journal_write(const char *dir, uint32_t group, GroupState state, const DeviceMove *moves, size_t n) {
+int journal_write(const char *dir, uint32_t group, GroupState state, PersistChange persist, const DeviceMove *moves,
+                  size_t n) {
         _cleanup_free_ char *path = NULL;
         struct json_object *o, *devices;
         int r;
@@ -80,6 +81,7 @@ int journal_write(const char *dir, uint32_t group, GroupState state, const Devic
         }
         json_object_object_add(o, "group", json_object_new_int64(group));
         json_object_object_add(o, "state", json_object_new_string(group_state_to_string(state)));
+        json_object_object_add(o, "persist", json_object_new_string(persist_change_to_string(persist)));
         json_object_object_add(o, "devices", devices);
         for (size_t i = 0; i < n; i++) {
                 struct json_object *d = json_object_new_object();
@@ -153,7 +155,7 @@ fail:
 }
 
 static int parse_entry(struct json_object *o, JournalEntry *ret) {
-        struct json_object *group, *state, *devices;
+        struct json_object *group, *state, *devices, *persist;
         JournalEntry e = {};
 
         if (!json_object_object_get_ex(o, "group", &group) || !json_object_is_type(group, json_type_int) ||
@@ -166,6 +168,12 @@ static int parse_entry(struct json_object *o, JournalEntry *ret) {
         e.state = group_state_from_string(json_object_get_string(state));
         if (e.state != GROUP_ASSIGNING && e.state != GROUP_VFIO && e.state != GROUP_UNASSIGNING)
                 return -EBADMSG;
+        /* Older logs have no persist: the move leaves the persistent assignments as they are. */
+        if (json_object_object_get_ex(o, "persist", &persist)) {
+                e.persist = persist_change_from_string(json_object_get_string(persist));
+                if (!json_object_is_type(persist, json_type_string) || e.persist < 0)
+                        return -EBADMSG;
+        }
         *ret = e;
         return parse_moves(devices, &ret->moves, &ret->n_moves);
 }

@@ -13,15 +13,18 @@ struct json_object;
 
 #include "bind.h"
 #include "inventory.h"
+#include "persist.h"
 
 typedef struct JournalEntry {
         uint32_t group;
         GroupState state; /* GROUP_ASSIGNING, GROUP_VFIO or GROUP_UNASSIGNING */
+        PersistChange persist; /* what the move does to the persistent assignments once it is done */
         DeviceMove *moves; /* from: the host driver (NULL: none); to: the vfio driver */
         size_t n_moves;
 } JournalEntry;
 
-int journal_write(const char *dir, uint32_t group, GroupState state, const DeviceMove *moves, size_t n);
+int journal_write(const char *dir, uint32_t group, GroupState state, PersistChange persist, const DeviceMove *moves,
+                  size_t n);
 int journal_remove(const char *dir, uint32_t group);
 
 /* Every entry found in dir; unreadable files are reported and skipped. */

@@ -179,8 +179,11 @@ static void pending_call_run(Manager *m, PendingCall *p) {
                                                     : "Acquire",
                          p->group, strempty(sd_bus_message_get_sender(p->message)), strempty(why));
                 pending_call_fail(p, r, why);
-        } else if (r > 0) { /* a dry run: valid, nothing changed */
-                reply_group_path(p);
+        } else if (r > 0) { /* done at once: a dry run, or only the persistent assignment forgotten */
+                if (p->kind == CALL_ASSIGN)
+                        reply_group_path(p);
+                else if (sd_bus_reply_method_return(p->message, NULL) < 0)
+                        log_debug("Cannot reply to the caller (gone?).");
                 pending_call_free(p);
         }
 }
@@ -229,6 +232,16 @@ static int method_assign(sd_bus_message *message, void *userdata, sd_bus_error *
         r = resolve_target(m, target, &g, error);
         if (r < 0)
                 return r;
+        if (o.persist && o.force) {
+                /* Applied at every start without the safety check: the administrator's decision. */
+                r = bus_sender_is_root(m, message);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        return vfiod_error_set(error, -EACCES,
+                                               "Only root may make a forced assignment persistent (it skips the "
+                                               "safety check at every start).");
+        }
         p = pending_call_new(message, CALL_ASSIGN, g->id);
         if (!p)
                 return -ENOMEM;

@@ -116,6 +116,26 @@ bool sysfs_device_exists(const char *root, const char *address) {
         return access(path, F_OK) >= 0;
 }
 
+int sysfs_read_identity(const char *root, const char *address, DeviceIdentity *ret) {
+        static const char *const attrs[] = { "vendor", "device", "subsystem_vendor", "subsystem_device", "class" };
+        uint32_t v[ELEMENTSOF(attrs)];
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(attrs); i++) {
+                r = read_device_hex(root, address, attrs[i], streq(attrs[i], "class") ? 0xffffff : UINT16_MAX, &v[i]);
+                if (r < 0)
+                        return sysfs_device_exists(root, address) ? r : -ENOENT;
+        }
+        *ret = (DeviceIdentity){
+                .vendor = (uint16_t) v[0],
+                .device = (uint16_t) v[1],
+                .subsystem_vendor = (uint16_t) v[2],
+                .subsystem_device = (uint16_t) v[3],
+                .class = v[4],
+        };
+        return 0;
+}
+
 static int read_numa_node(const char *root, const char *address, int *ret) {
         _cleanup_free_ char *text = NULL;
         int r;

@@ -22,6 +22,18 @@ typedef struct SysfsDevice {
 
 void sysfs_device_done(SysfsDevice *d);
 
+/* The ids that change when another device takes an address: what persistence compares. */
+typedef struct DeviceIdentity {
+        uint16_t vendor;
+        uint16_t device;
+        uint16_t subsystem_vendor;
+        uint16_t subsystem_device;
+        uint32_t class;
+} DeviceIdentity;
+
+/* Reads a device's identity; -ENOENT when it is gone. */
+int sysfs_read_identity(const char *root, const char *address, DeviceIdentity *ret);
+
 /* Reads one device; -ENOENT when it is gone. */
 int sysfs_read_device(const char *root, const char *address, SysfsDevice *ret);
 

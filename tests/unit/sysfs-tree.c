@@ -234,6 +234,10 @@ int sysfs_tree_add_device(SysfsTree *t, const SysfsTreeDevice *d) {
         if (r >= 0)
                 r = write_attr(dir, "class", "0x%06x\n", d->class);
         if (r >= 0)
+                r = write_attr(dir, "subsystem_vendor", "0x%04x\n", d->subsystem_vendor);
+        if (r >= 0)
+                r = write_attr(dir, "subsystem_device", "0x%04x\n", d->subsystem_device);
+        if (r >= 0)
                 r = write_attr(dir, "numa_node", "%d\n", d->numa_node);
         if (r >= 0)
                 r = driver_link(t, dir, d->driver);

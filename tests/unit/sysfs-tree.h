@@ -22,6 +22,8 @@ typedef struct SysfsTreeDevice {
         uint32_t class;
         const char *driver; /* NULL: unbound */
         int numa_node;
+        uint16_t subsystem_vendor;
+        uint16_t subsystem_device;
 } SysfsTreeDevice;
 
 /* Creates an empty tree (bus/pci/devices, bus/pci/drivers, kernel/iommu_groups) in a new

@@ -3,9 +3,11 @@
 # vm-tiers: stock systemd
 #
 # Persistence and crash safety: a persistent assignment survives a daemon restart and is applied
-# again at start-up (before READY=1) after a "reboot" (runtime state and bindings gone); a daemon
-# SIGKILLed in the middle of an assign or an unassign finishes or undoes the move when it starts
-# again, so every device ends on a consistent driver and the state is true.
+# again at start-up (before READY=1) after a "reboot" (runtime state and bindings gone), with the
+# identity of each device recorded; an entry whose address now holds another device is skipped,
+# logged and shown on the group; a daemon SIGKILLed in the middle of an assign or an unassign
+# (with --persist) finishes or undoes the move when it starts again, so every device ends on a
+# consistent driver, the state is true and the group is persistent exactly when it is assigned.
 
 . "$VFIOD_SRC/tests/vm/lib.sh"
 
@@ -42,6 +44,8 @@ start_vfiod || { done_testing; exit; }
 run_cli 0 "assign --persist" assign "$group" --persist
 check_eq "Persistent is true" "b true" "$(group_prop "$group" Persistent)"
 expect_in "the state file lists the e1000" "$(cat /var/lib/vfiod/assignments.json)" "$e1000"
+expect_in "the state file has the e1000's subsystem ids" "$(cat /var/lib/vfiod/assignments.json)" \
+    "\"subsystem_vendor\": \"$(cat "/sys/bus/pci/devices/$e1000/subsystem_vendor")\""
 stop_vfiod
 restart_settled
 check_eq "after a restart the group is still vfio" vfio "$(group_state "$group")"
@@ -86,27 +90,85 @@ check_eq "Persistent is false" "b false" "$(group_prop "$group" Persistent)"
 check "the state file no longer lists the e1000" sh -c "! grep -q '$e1000' /var/lib/vfiod/assignments.json"
 check_eq "back on the host" e1000 "$(driver_of "$e1000")"
 
+# --- another card at a recorded address (a renumbered bus, a swapped card): skipped, not taken
+run_cli 0 "assign --persist again" assign "$group" --persist
+stop_vfiod
+rm -rf /run/vfiod
+host_by_hand
+sed -i 's/"device": "0x100e"/"device": "0x10d3"/' /var/lib/vfiod/assignments.json
+expect_in "the record now says 8086:10d3 for the e1000's address" "$(cat /var/lib/vfiod/assignments.json)" '"0x10d3"'
+start_vfiod
+check_eq "the group stays on the host" host "$(group_state "$group")"
+check_eq "the e1000 keeps its driver" e1000 "$(driver_of "$e1000")"
+expect_in "PersistentSkipped names what is there and what was recorded" \
+    "$(group_prop "$group" PersistentSkipped)" "$e1000 is now 8086:100e"
+expect_in "vfioctl show says the assignment was skipped" "$("$VFIOCTL" show "$group")" "skipped at start-up"
+check "the log says the group was skipped" grep -q "Not assigning persistent IOMMU group $group " "$VFIOD_LOG"
+run_cli 0 "unassign --persist forgets the skipped assignment" unassign "$group" --persist
+check_eq "Persistent is false after forgetting" "b false" "$(group_prop "$group" Persistent)"
+check_eq "PersistentSkipped is empty after forgetting" 's ""' "$(group_prop "$group" PersistentSkipped)"
+
 kill_vfiod() {
     [ -n "$VFIOD_PID" ] || return 0
     kill -9 "$VFIOD_PID"
     wait "$VFIOD_PID" 2>/dev/null
 }
 
+# --- the persist flag goes with the move: a daemon killed between writing the intent log and its
+# first kernel write leaves exactly this log behind (devices where they were)
+# intent_log STATE PERSIST: write the group's intent log as vfiod does before a move.
+intent_log() {
+    python3 - "$group" "$e1000" "$1" "$2" <<'PY'
+import json, os, sys
+group, e1000, state, persist = sys.argv[1:]
+devices = []
+for d in sorted(os.listdir("/sys/kernel/iommu_groups/%s/devices" % group)):
+    with open("/sys/bus/pci/devices/%s/class" % d) as f:
+        if int(f.read(), 16) >> 8 == 0x0604:
+            continue
+    devices.append({"address": d, "original_driver": "e1000" if d == e1000 else None, "vfio_driver": "vfio-pci"})
+os.makedirs("/run/vfiod", exist_ok=True)
+with open("/run/vfiod/group-%s.json" % group, "w") as f:
+    json.dump({"group": int(group), "state": state, "persist": persist, "devices": devices}, f)
+PY
+}
+stop_vfiod
+intent_log assigning add
+restart_settled
+check_eq "an interrupted assign --persist is finished at start-up" vfio "$(group_state "$group")"
+check_eq "... and recorded: Persistent is true" "b true" "$(group_prop "$group" Persistent)"
+expect_in "... the state file lists the e1000" "$(cat /var/lib/vfiod/assignments.json)" "$e1000"
+stop_vfiod
+intent_log unassigning remove
+restart_settled
+check_eq "an interrupted unassign --persist is finished at start-up" host "$(group_state "$group")"
+check_eq "... and forgotten: Persistent is false" "b false" "$(group_prop "$group" Persistent)"
+check_eq "... the e1000 is back on e1000" e1000 "$(driver_of "$e1000")"
+
+# The group is persistent exactly when it is assigned (the persist flag goes with the move).
+persistent_iff_vfio() {
+    local want="b false"
+    [ "$(group_state "$group")" = vfio ] && want="b true"
+    [ "$(group_prop "$group" Persistent)" = "$want" ]
+}
+
 # --- SIGKILL in the middle of a move, at several points
 for delay in 0.02 0.1 0.25 0.5 1; do
-    "$VFIOCTL" assign "$group" >/dev/null 2>&1 &
+    "$VFIOCTL" assign "$group" --persist >/dev/null 2>&1 &
     sleep "$delay"
     kill_vfiod
     restart_settled
-    check "killed ${delay}s into an assign: consistent ($(group_state "$group"))" consistent
-    [ "$(group_state "$group")" = vfio ] || "$VFIOCTL" assign "$group" >/dev/null 2>&1
+    check "killed ${delay}s into an assign --persist: consistent ($(group_state "$group"))" consistent
+    check "killed ${delay}s into an assign --persist: persistent exactly when assigned" persistent_iff_vfio
+    [ "$(group_state "$group")" = vfio ] || "$VFIOCTL" assign "$group" --persist >/dev/null 2>&1
 
-    "$VFIOCTL" unassign "$group" >/dev/null 2>&1 &
+    "$VFIOCTL" unassign "$group" --persist >/dev/null 2>&1 &
     sleep "$delay"
     kill_vfiod
     restart_settled
-    check "killed ${delay}s into an unassign: consistent ($(group_state "$group"))" consistent
-    [ "$(group_state "$group")" = host ] || "$VFIOCTL" unassign "$group" >/dev/null 2>&1
+    check "killed ${delay}s into an unassign --persist: consistent ($(group_state "$group"))" consistent
+    check "killed ${delay}s into an unassign --persist: persistent exactly when assigned" persistent_iff_vfio
+    [ "$(group_state "$group")" = host ] || "$VFIOCTL" unassign "$group" --persist >/dev/null 2>&1
 done
 check_eq "in the end on the host" e1000 "$(driver_of "$e1000")"
 stop_vfiod
