@@ -144,12 +144,17 @@ static int on_kill_poll(sd_event_source *s, uint64_t usec, void *userdata) {
 
 static int removal_kill(Removal *r, Lease *l) {
         Manager *m = r->manager;
+        int k;
 
+        /* The poll first: when it cannot be armed, nobody was told or killed. */
+        r->timer = sd_event_source_disable_unref(r->timer);
+        k = sd_event_add_time_relative(m->event, &r->timer, CLOCK_MONOTONIC, KILL_POLL_USEC, 0, on_kill_poll, r);
+        if (k < 0)
+                return k;
         lease_send_revoked(l, "the group is taken back; its holders are killed");
         (void) sd_event_now(m->event, CLOCK_MONOTONIC, &r->kill_started);
         (void) kill_holders(r, l);
-        r->timer = sd_event_source_disable_unref(r->timer);
-        return sd_event_add_time_relative(m->event, &r->timer, CLOCK_MONOTONIC, KILL_POLL_USEC, 0, on_kill_poll, r);
+        return 0;
 }
 
 static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -180,7 +185,12 @@ static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
 static int removal_ask(Removal *r, Lease *l, Group *g) {
         Manager *m = r->manager;
         struct timespec ts;
+        int k;
 
+        /* The deadline first: when it cannot be armed, nothing has changed and nobody was asked. */
+        k = sd_event_add_time_relative(m->event, &r->timer, CLOCK_MONOTONIC, r->timeout_usec, 0, on_deadline, r);
+        if (k < 0)
+                return k;
         clock_gettime(CLOCK_REALTIME, &ts);
         l->state = LEASE_RELEASING;
         l->deadline_usec = (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000 + r->timeout_usec;
@@ -189,7 +199,7 @@ static int removal_ask(Removal *r, Lease *l, Group *g) {
         lease_send_release_requested(l, "the administrator unassigns the group", l->deadline_usec);
         log_info("Asked the owner of lease %u to release IOMMU group %" PRIu32 " within %" PRIu64 " s (%s).", l->id,
                  g->id, r->timeout_usec / 1000000, remove_mode_table[r->mode]);
-        return sd_event_add_time_relative(m->event, &r->timer, CLOCK_MONOTONIC, r->timeout_usec, 0, on_deadline, r);
+        return 0;
 }
 
 int remove_start(Manager *m, Group *g, RemoveMode mode, uint64_t timeout_usec, const UnassignOptions *o,
