@@ -92,6 +92,22 @@ typedef struct ReleaseCall {
         unsigned lease;
 } ReleaseCall;
 
+/* The reply to Release comes once the group can be acquired again, so that a client may Acquire
+ * right after it. */
+static void on_released(Manager *m, void *userdata) {
+        sd_bus_message *message = userdata;
+        int r;
+
+        r = sd_bus_reply_method_return(message, NULL);
+        if (r < 0)
+                log_debug_errno(r, "Cannot answer Release: %m");
+        sd_bus_message_unref(message);
+}
+
+static void release(Lease *l, sd_bus_message *message) {
+        lease_end_then(l, "released", on_released, sd_bus_message_ref(message));
+}
+
 static void release_call_finish(Manager *m, ReleaseCall *c, int r) {
         _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
         Lease *l = manager_get_lease(m, c->lease);
@@ -100,14 +116,12 @@ static void release_call_finish(Manager *m, ReleaseCall *c, int r) {
                 vfiod_error_set(&e, -EACCES,
                                 "Only the owner of lease %u, root or a manager of the group may release it.", c->lease);
                 r = sd_bus_reply_method_error(c->message, &e);
-        } else {
-                /* Ended meanwhile: what the caller asked for is done. */
-                if (l)
-                        lease_end(l, "released");
-                r = sd_bus_reply_method_return(c->message, NULL);
-        }
-        if (r < 0)
-                log_debug_errno(r, "Cannot answer Release of lease %u: %m", c->lease);
+                if (r < 0)
+                        log_debug_errno(r, "Cannot answer Release of lease %u: %m", c->lease);
+        } else if (l)
+                release(l, c->message);
+        else if (sd_bus_reply_method_return(c->message, NULL) < 0) /* ended meanwhile: done */
+                log_debug("Cannot answer Release of lease %u.", c->lease);
         sd_bus_message_unref(c->message);
         free(c);
 }
@@ -126,8 +140,8 @@ static int method_release(sd_bus_message *message, void *userdata, sd_bus_error 
         int r;
 
         if (streq_ptr(sd_bus_message_get_sender(message), l->owner)) {
-                lease_end(l, "released");
-                return sd_bus_reply_method_return(message, NULL);
+                release(l, message);
+                return 1;
         }
         if (!g) {
                 r = bus_sender_is_root(m, message);
@@ -136,8 +150,8 @@ static int method_release(sd_bus_message *message, void *userdata, sd_bus_error 
                 if (r == 0)
                         return vfiod_error_set(error, -EACCES, "Only the owner of lease %u or root may release it.",
                                                l->id);
-                lease_end(l, "released");
-                return sd_bus_reply_method_return(message, NULL);
+                release(l, message);
+                return 1;
         }
         c = calloc(1, sizeof(ReleaseCall));
         if (!c)

@@ -2,8 +2,10 @@
 /* Owns: the lease table under the runtime directory and the daemon's entries in the service
  * manager's fd store. */
 
+#include <fcntl.h>
 #include <inttypes.h>
 #include <json-c/json.h>
+#include <sys/epoll.h>
 #include <systemd/sd-daemon.h>
 
 #include "container.h"
@@ -50,6 +52,75 @@ void lease_store_drop_fd(const char *kind, unsigned id) {
                 return;
         (void) sd_notify(false, state);
         free(state);
+}
+
+#define STORE_BARRIER_TIMEOUT_USEC (5 * 1000 * 1000)
+
+struct StoreBarrier {
+        sd_event_source *io; /* the read end of the pipe whose write end went with BARRIER=1 */
+        sd_event_source *timer;
+        store_barrier_done_t done;
+        void *userdata;
+};
+
+StoreBarrier *lease_store_barrier_free(StoreBarrier *b) {
+        if (!b)
+                return NULL;
+        sd_event_source_disable_unref(b->io);
+        sd_event_source_disable_unref(b->timer);
+        return mfree(b);
+}
+
+static void barrier_done(StoreBarrier *b) {
+        b->io = sd_event_source_disable_unref(b->io);
+        b->timer = sd_event_source_disable_unref(b->timer);
+        b->done(b, b->userdata);
+}
+
+static int on_barrier_closed(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        barrier_done(userdata);
+        return 0;
+}
+
+static int on_barrier_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        log_warning("The service manager did not handle the fd store's messages within %d s; going on.",
+                    STORE_BARRIER_TIMEOUT_USEC / 1000000);
+        barrier_done(userdata);
+        return 0;
+}
+
+int lease_store_barrier(sd_event *event, store_barrier_done_t done, void *userdata, StoreBarrier **ret) {
+        _cleanup_close_ int read_fd = -EBADF;
+        StoreBarrier *b;
+        int fds[2], r;
+
+        if (pipe2(fds, O_CLOEXEC) < 0)
+                return negative_errno();
+        read_fd = fds[0];
+        r = sd_pid_notify_with_fds(0, false, "BARRIER=1", &fds[1], 1);
+        safe_close(fds[1]);
+        if (r <= 0)
+                return r; /* no service manager (0), or it cannot be told */
+
+        b = calloc(1, sizeof(StoreBarrier));
+        if (!b)
+                return -ENOMEM;
+        b->done = done;
+        b->userdata = userdata;
+        /* The read end sees EOF once the service manager closed its copy of the write end. */
+        r = sd_event_add_io(event, &b->io, read_fd, EPOLLIN, on_barrier_closed, b);
+        if (r >= 0) {
+                (void) sd_event_source_set_io_fd_own(b->io, true);
+                read_fd = -EBADF;
+                r = sd_event_add_time_relative(event, &b->timer, CLOCK_MONOTONIC, STORE_BARRIER_TIMEOUT_USEC, 0,
+                                               on_barrier_timeout, b);
+        }
+        if (r < 0) {
+                lease_store_barrier_free(b);
+                return r;
+        }
+        *ret = b;
+        return 1;
 }
 
 /* ---- writing the table ---- */

@@ -17,6 +17,16 @@ void lease_store_save(Manager *m);
 void lease_store_push_fd(const char *kind, unsigned id, int fd);
 void lease_store_drop_fd(const char *kind, unsigned id);
 
+/* The service manager handles the store's messages later, in its own loop: until it does, a
+ * dropped group fd is still open there (and a legacy group opens only once). Calls done once it
+ * has handled every message sent before this call (it closes the fd sent with BARRIER=1), or
+ * after a few seconds whatever it did. Returns 1 when done will be called, 0 when there is no
+ * service manager to wait for, < 0 when the wait could not start (done is not called then). */
+typedef struct StoreBarrier StoreBarrier;
+typedef void (*store_barrier_done_t)(StoreBarrier *b, void *userdata);
+int lease_store_barrier(sd_event *event, store_barrier_done_t done, void *userdata, StoreBarrier **ret);
+StoreBarrier *lease_store_barrier_free(StoreBarrier *b);
+
 /* At start-up, once claimed groups are known and before the bus is up: rebuilds containers and
  * leases from the table and the fds the service manager passed back; fds nobody claims are
  * closed and removed from the store. */

@@ -105,11 +105,80 @@ static int grant_node(Manager *m, uint32_t group, uid_t uid) {
         return vfio_group_node_set_owner(m->dev_root, group, uid);
 }
 
+/* A lease that ended while the service manager may still hold its legacy group fd (a group opens
+ * only once): the group stays releasing until the store let go, so that the next Acquire can
+ * open it. */
+typedef struct LeaseEnding {
+        struct LeaseEnding *next;
+        Manager *manager;
+        uint32_t group;
+        Removal *removal; /* an Unassign waiting for the group */
+        lease_freed_t done; /* the caller that ended the lease (Release) */
+        void *userdata;
+        StoreBarrier *barrier;
+} LeaseEnding;
+
+static void lease_ending_free(LeaseEnding *e) {
+        for (LeaseEnding **p = &e->manager->lease_endings; *p; p = &(*p)->next)
+                if (*p == e) {
+                        *p = e->next;
+                        break;
+                }
+        lease_store_barrier_free(e->barrier);
+        free(e);
+}
+
+/* Nothing holds the ended lease's group any more: back to vfio, then tell who ended the lease, and
+ * go on with an Unassign that waited. */
+static void lease_group_freed(Manager *m, const LeaseEnding *e) {
+        Group *g = inventory_get_group(m->inventory, e->group);
+
+        if (g && g->lease == 0 && (g->state == GROUP_LEASED || g->state == GROUP_RELEASING))
+                inventory_set_group_state(m->inventory, g, GROUP_VFIO);
+        if (e->done)
+                e->done(m, e->userdata);
+        if (e->removal)
+                remove_lease_ended(m, e->removal);
+}
+
+static void on_store_let_go(StoreBarrier *b, void *userdata) {
+        LeaseEnding *e = userdata, copy = *e;
+
+        lease_ending_free(e);
+        lease_group_freed(copy.manager, &copy);
+}
+
+/* Returns 1 when the group waits for the fd store (e is kept then), 0 when it need not. */
+static int lease_wait_for_store(Manager *m, Group *g, const LeaseEnding *ending) {
+        LeaseEnding *e = calloc(1, sizeof(LeaseEnding));
+        int r;
+
+        if (!e)
+                return log_oom();
+        *e = *ending;
+        r = lease_store_barrier(m->event, on_store_let_go, e, &e->barrier);
+        if (r <= 0) {
+                free(e);
+                if (r < 0)
+                        log_warning_errno(r, "Cannot wait for the service manager's fd store: %m");
+                return 0;
+        }
+        e->next = m->lease_endings;
+        m->lease_endings = e;
+        inventory_set_group_state(m->inventory, g, GROUP_RELEASING);
+        return 1;
+}
+
 void lease_end(Lease *l, const char *reason) {
+        lease_end_then(l, reason, NULL, NULL);
+}
+
+void lease_end_then(Lease *l, const char *reason, lease_freed_t done, void *userdata) {
         Manager *m = l->manager;
-        Removal *removal;
         _cleanup_free_ char *path = NULL;
         Group *g = inventory_get_group(m->inventory, l->group);
+        LeaseEnding ending = { .manager = m, .group = l->group, .done = done, .userdata = userdata };
+        bool group_fd_stored = l->group_fd >= 0; /* handed to the fd store with the lease */
 
         log_info("Lease %u of IOMMU group %" PRIu32 " ends: %s.", l->id, l->group, reason);
         if (m->bus && lease_bus_path(l, &path) >= 0)
@@ -122,18 +191,17 @@ void lease_end(Lease *l, const char *reason) {
         l->group_fd = safe_close(l->group_fd);
         if (l->container)
                 container_detach_group(m, l->container, l->group);
-        if (g && (g->state == GROUP_LEASED || g->state == GROUP_RELEASING)) {
-                g->lease = 0;
-                inventory_set_group_state(m->inventory, g, GROUP_VFIO);
-        }
         lease_store_drop_fd("lease-group", l->id);
         lease_store_drop_fd("lease-pidfd", l->id);
-        lease_store_save(m);
-        removal = TAKE_PTR(l->removal);
+        ending.removal = TAKE_PTR(l->removal);
         lease_free(l);
-        /* An Unassign was waiting for exactly this. */
-        if (removal)
-                remove_lease_ended(m, removal);
+        lease_store_save(m);
+        if (g && (g->state == GROUP_LEASED || g->state == GROUP_RELEASING)) {
+                g->lease = 0;
+                if (group_fd_stored && lease_wait_for_store(m, g, &ending) > 0)
+                        return;
+        }
+        lease_group_freed(m, &ending);
 }
 
 static bool lease_has_holders(Lease *l) {
@@ -456,6 +524,13 @@ void leases_free_all(Manager *m) {
         FOREACH_ARRAY(l, m->leases, m->n_leases) {
                 removal_free((*l)->removal);
                 lease_free(*l);
+        }
+        while (m->lease_endings) { /* stopping: the lease ended all the same */
+                LeaseEnding *e = m->lease_endings;
+                if (e->done)
+                        e->done(m, e->userdata);
+                removal_free(e->removal);
+                lease_ending_free(e);
         }
         m->leases = mfree(m->leases);
         m->n_leases = 0;

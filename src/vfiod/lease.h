@@ -85,8 +85,13 @@ int lease_restore(Manager *m, const LeaseRecord *rec, int group_fd, int pidfd);
  * daemon was away waits for its holders like any other. */
 void leases_watch_restored_owners(Manager *m);
 
-/* Ends the lease: the daemon's fds are closed, grant access taken back, the group is "vfio" again. */
+/* Ends the lease: the daemon's fds are closed, grant access taken back, the group is "vfio" again.
+ * When the service manager's fd store kept the legacy group fd, the group stays "releasing" until
+ * the store has let go of it (a legacy group opens only once); lease_end_then() calls done then
+ * (at once when there is nothing to wait for; also when the daemon stops first). */
+typedef void (*lease_freed_t)(Manager *m, void *userdata);
 void lease_end(Lease *l, const char *reason);
+void lease_end_then(Lease *l, const char *reason, lease_freed_t done, void *userdata);
 
 /* After the client has its copies: an open cdev, even unbound, would make the kernel's removal of
  * the device (hot-unplug, unbind) wait for the daemon, which can never be asked to let go. The

@@ -45,6 +45,7 @@ typedef struct Manager {
         uint64_t safety_usec;
         Claim *claims; /* hotplugged devices being moved off host drivers */
         struct Lease **leases;
+        struct LeaseEnding *lease_endings; /* ended leases whose group waits for the fd store */
         size_t n_leases;
         unsigned last_lease_id;
         struct Container **containers;
