@@ -127,28 +127,55 @@ static void on_polkit_reply(int r, bool authorized, void *userdata) {
         free(p);
 }
 
-int authorize_async(Manager *m, sd_bus_message *message, PolicyAction action, const Group *g, authorize_done_t done,
-                    void *userdata) {
+/* Asks polkit about sender (the caller, interactive as its call allows, or a lease's owner). */
+static int ask_polkit(Manager *m, sd_bus_message *message, const char *sender, PolicyAction action, const Group *g,
+                      authorize_done_t done, void *userdata) {
+        const char *action_id = action == POLICY_MANAGE ? POLKIT_ACTION_MANAGE : POLKIT_ACTION_ACQUIRE;
         char group_text[16];
         const char *details[] = { "group", group_text, NULL };
         PendingCheck *p;
         int r;
-
-        r = authorize_now(m, message, action, g);
-        if (r != 0)
-                return r;
 
         p = calloc(1, sizeof(PendingCheck));
         if (!p)
                 return -ENOMEM;
         *p = (PendingCheck){ m, done, userdata, action, g->id };
         snprintf(group_text, sizeof(group_text), "%" PRIu32, g->id);
-        r = polkit_check_async_details(m->bus, message,
-                                       action == POLICY_MANAGE ? POLKIT_ACTION_MANAGE : POLKIT_ACTION_ACQUIRE, details,
-                                       on_polkit_reply, p, NULL);
+        if (message)
+                r = polkit_check_async_details(m->bus, message, action_id, details, on_polkit_reply, p, NULL);
+        else
+                r = polkit_check_name_async(m->bus, sender, false, action_id, details, on_polkit_reply, p, NULL);
         if (r < 0) {
                 free(p);
                 return -EACCES;
         }
         return 0;
+}
+
+int authorize_async(Manager *m, sd_bus_message *message, PolicyAction action, const Group *g, authorize_done_t done,
+                    void *userdata) {
+        int r;
+
+        r = authorize_now(m, message, action, g);
+        if (r != 0)
+                return r;
+        return ask_polkit(m, message, NULL, action, g, done, userdata);
+}
+
+int authorize_owner_async(Manager *m, const char *owner, uid_t uid, PolicyAction action, const Group *g,
+                          authorize_done_t done, void *userdata) {
+        UserGroups groups = { .gid = (gid_t) -1 };
+        int r;
+
+        if (uid == 0)
+                return 1;
+        r = user_groups(uid, &groups);
+        if (r < 0)
+                log_warning_errno(r, "Cannot look up the groups of uid %u, group rules do not apply to it: %m",
+                                  (unsigned) uid);
+        if (m->policy && policy_allows(m->policy, uid, groups.gid, groups.gids, groups.n_gids, action, g))
+                return 1;
+        if (!owner || !m->bus)
+                return -EACCES;
+        return ask_polkit(m, NULL, owner, action, g, done, userdata);
 }

@@ -37,5 +37,11 @@ typedef void (*authorize_done_t)(Manager *m, int r, void *userdata);
 int authorize_async(Manager *m, sd_bus_message *message, PolicyAction action, const Group *g, authorize_done_t done,
                     void *userdata);
 
+/* The same for whom a lease belongs to, asked again (its group grew): uid as the lease recorded
+ * it, its groups from the user database, polkit asked about the owner's bus name without
+ * interaction. */
+int authorize_owner_async(Manager *m, const char *owner, uid_t uid, PolicyAction action, const Group *g,
+                          authorize_done_t done, void *userdata);
+
 /* Root or a rule: the synchronous part only (for calls that do not ask polkit). */
 int authorize_now(Manager *m, sd_bus_message *message, PolicyAction action, const Group *g);

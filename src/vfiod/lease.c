@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <sys/stat.h>
 
+#include "authorize.h"
 #include "error-message.h"
 #include "holders.h"
 #include "lease-store.h"
@@ -534,4 +535,60 @@ void leases_free_all(Manager *m) {
         }
         m->leases = mfree(m->leases);
         m->n_leases = 0;
+}
+
+/* A re-authorization in flight; the lease is looked up again by id when the answer comes. */
+typedef struct Reauthorization {
+        Manager *manager;
+        unsigned lease;
+        uint32_t group;
+        char address[PCI_ADDRESS_MAX];
+} Reauthorization;
+
+static void reauthorization_finish(Manager *m, const Reauthorization *a, int r) {
+        _cleanup_free_ char *reason = NULL;
+        Lease *l = manager_get_lease(m, a->lease);
+
+        if (!l || l->group != a->group)
+                return; /* ended meanwhile */
+        if (r >= 0) {
+                log_info("Lease %u: its owner may have IOMMU group %" PRIu32 " with %s as well.", l->id, l->group,
+                         a->address);
+                return;
+        }
+        if (asprintf(&reason, "device %s joined the group, and the owner may not have it", a->address) < 0)
+                reason = NULL;
+        log_notice("Lease %u of IOMMU group %" PRIu32 ": %s; revoking the lease.", l->id, l->group, strempty(reason));
+        (void) remove_revoke(m, l, reason ?: "device-added");
+}
+
+static void on_reauthorized(Manager *m, int r, void *userdata) {
+        Reauthorization *a = userdata;
+
+        reauthorization_finish(m, a, r);
+        free(a);
+}
+
+void lease_reauthorize(Lease *l, const char *address) {
+        Manager *m = l->manager;
+        Group *g = inventory_get_group(m->inventory, l->group);
+        Reauthorization *a;
+        int r;
+
+        if (!g)
+                return;
+        a = calloc(1, sizeof(Reauthorization));
+        if (!a) {
+                log_oom();
+                return;
+        }
+        *a = (Reauthorization){ .manager = m, .lease = l->id, .group = l->group };
+        strncpy(a->address, address, sizeof(a->address) - 1);
+        log_notice("Device %s joined leased IOMMU group %" PRIu32 ": asking whether the owner of lease %u may have it.",
+                   address, l->group, l->id);
+        r = authorize_owner_async(m, l->owner, l->uid, POLICY_ACQUIRE, g, on_reauthorized, a);
+        if (r == 0)
+                return; /* polkit answers later */
+        reauthorization_finish(m, a, r > 0 ? 0 : -EACCES);
+        free(a);
 }

@@ -90,6 +90,11 @@ void leases_watch_restored_owners(Manager *m);
  * the store has let go of it (a legacy group opens only once); lease_end_then() calls done then
  * (at once when there is nothing to wait for; also when the daemon stops first). */
 typedef void (*lease_freed_t)(Manager *m, void *userdata);
+
+/* A device joined l's group (hotplug): its owner must be allowed the grown group too (root and
+ * rules answer at once, polkit later); when it is not, the lease is revoked (Revoked with the
+ * reason, its holders killed) and the group stays on vfio. */
+void lease_reauthorize(Lease *l, const char *address);
 void lease_end(Lease *l, const char *reason);
 void lease_end_then(Lease *l, const char *reason, lease_freed_t done, void *userdata);
 

@@ -115,7 +115,8 @@ void manager_handle_device_event(const char *action, const char *address, void *
         Manager *m = userdata;
         uint32_t group;
         Device *d;
-        Lease *l;
+        Lease *l, *now;
+        bool known;
         int r;
 
         if (!action) {
@@ -131,6 +132,7 @@ void manager_handle_device_event(const char *action, const char *address, void *
                 manager_remove_device(m, address);
                 return;
         }
+        known = inventory_get_device(m->inventory, address);
         l = lease_of_device(m, address, &group);
         r = inventory_refresh_device(m->inventory, address);
         if (r < 0 && r != -ENOENT)
@@ -140,10 +142,17 @@ void manager_handle_device_event(const char *action, const char *address, void *
          * an unplugged device loses its iommu_group link before its directory goes and before the
          * kernel sends "remove", so an "unbind" handled late (udevd delays every event) meets it
          * so. Its lease's owner must hear of it now; the "remove" that follows finds it gone. */
-        if (!d)
+        if (!d) {
                 revoke_for_removed_device(m, l, group, address);
-        else
-                assign_claim_device(m, d, action);
+                return;
+        }
+        /* A device that joined a leased group is reachable through the lessee's group fd once it
+         * is on vfio: its owner must be allowed the grown group. Asked first, so that a refusal
+         * (from a rule, at once) revokes the lease before the claim below binds the device. */
+        now = manager_lease_of_group(m, d->group->id);
+        if (now && (!known || group != d->group->id))
+                lease_reauthorize(now, address);
+        assign_claim_device(m, d, action);
 }
 
 Device *manager_get_live_device(Manager *m, const char *address) {

@@ -119,23 +119,27 @@ static int polkit_new_query_message(sd_bus *bus, const char *sender, const char 
 
 int polkit_check_async_details(sd_bus *bus, sd_bus_message *call, const char *action_id, const char *const *details,
                                polkit_done_t done, void *userdata, sd_bus_slot **ret_slot) {
-
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-        _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
-        PolkitQuery *q;
         const char *sender;
-        bool interactive;
-        int r;
 
-        if (!bus || !call || !action_id || !done)
+        if (!call)
                 return -EINVAL;
-
         /* A peer-to-peer connection has no bus name for polkit to look up. */
         sender = sd_bus_message_get_sender(call);
         if (!sender)
                 return -EBADMSG;
+        return polkit_check_name_async(bus, sender, sd_bus_message_get_allow_interactive_authorization(call) > 0,
+                                       action_id, details, done, userdata, ret_slot);
+}
 
-        interactive = sd_bus_message_get_allow_interactive_authorization(call) > 0;
+int polkit_check_name_async(sd_bus *bus, const char *sender, bool interactive, const char *action_id,
+                            const char *const *details, polkit_done_t done, void *userdata, sd_bus_slot **ret_slot) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
+        PolkitQuery *q;
+        int r;
+
+        if (!bus || !sender || !action_id || !done)
+                return -EINVAL;
         r = polkit_new_query_message(bus, sender, action_id, details,
                                      interactive ? POLKIT_FLAG_ALLOW_USER_INTERACTION : 0, &m);
         if (r < 0)

@@ -31,3 +31,8 @@ int polkit_check_async(sd_bus *bus, sd_bus_message *call, const char *action_id,
 
 int polkit_check_async_details(sd_bus *bus, sd_bus_message *call, const char *action_id, const char *const *details,
                                polkit_done_t done, void *userdata, sd_bus_slot **ret_slot);
+
+/* The same for a unique bus name that is not calling right now (e.g. a lease's owner, asked
+ * again); interactive says whether polkit may ask the user to authenticate. */
+int polkit_check_name_async(sd_bus *bus, const char *sender, bool interactive, const char *action_id,
+                            const char *const *details, polkit_done_t done, void *userdata, sd_bus_slot **ret_slot);

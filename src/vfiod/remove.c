@@ -22,6 +22,8 @@ struct Removal {
         RemoveMode mode;
         uint64_t timeout_usec;
         UnassignOptions options;
+        bool unassign; /* move the group back to the host once the lease has ended */
+        char *reason; /* for Revoked */
         sd_event_source *timer;
         uint64_t kill_started;
         transition_done_t done;
@@ -46,6 +48,7 @@ void removal_free(Removal *r) {
         if (!r)
                 return;
         sd_event_source_disable_unref(r->timer);
+        free(r->reason);
         free(r);
 }
 
@@ -62,7 +65,10 @@ static void removal_fail(Removal *r, Lease *l, int error, const char *message) {
         }
         if (g && g->state == GROUP_RELEASING)
                 inventory_set_group_state(m->inventory, g, GROUP_LEASED);
-        r->done(m, r->group, error, message, r->userdata);
+        if (r->done)
+                r->done(m, r->group, error, message, r->userdata);
+        else
+                log_warning("Revoking lease %u failed: %s", r->lease, strempty(message));
         removal_free(r);
 }
 
@@ -71,6 +77,10 @@ void remove_lease_ended(Manager *m, Removal *r) {
         Group *g = inventory_get_group(m->inventory, r->group);
         int k;
 
+        if (!r->unassign) { /* a revocation: the group stays where it is */
+                removal_free(r);
+                return;
+        }
         if (!g) {
                 r->done(m, r->group, -ENOENT, "The group went away.", r->userdata);
                 removal_free(r);
@@ -151,7 +161,7 @@ static int removal_kill(Removal *r, Lease *l) {
         k = sd_event_add_time_relative(m->event, &r->timer, CLOCK_MONOTONIC, KILL_POLL_USEC, 0, on_kill_poll, r);
         if (k < 0)
                 return k;
-        lease_send_revoked(l, "the group is taken back; its holders are killed");
+        lease_send_revoked(l, r->reason ?: "the group is taken back; its holders are killed");
         (void) sd_event_now(m->event, CLOCK_MONOTONIC, &r->kill_started);
         (void) kill_holders(r, l);
         return 0;
@@ -226,6 +236,7 @@ int remove_start(Manager *m, Group *g, RemoveMode mode, uint64_t timeout_usec, c
                         .mode = mode,
                         .timeout_usec = timeout_usec,
                         .options = *o,
+                        .unassign = true,
                         .done = done,
                         .userdata = userdata };
         l->removal = r;
@@ -237,4 +248,28 @@ int remove_start(Manager *m, Group *g, RemoveMode mode, uint64_t timeout_usec, c
                                          strerror(-k));
         }
         return 0;
+}
+
+int remove_revoke(Manager *m, Lease *l, const char *reason) {
+        Removal *r = l->removal;
+        int k;
+
+        if (r && r->mode == REMOVE_KILL && r->kill_started > 0)
+                return 0; /* killing already */
+        if (!r) {
+                r = calloc(1, sizeof(Removal));
+                if (!r)
+                        return -ENOMEM;
+                *r = (Removal){ .manager = m, .group = l->group, .lease = l->id, .mode = REMOVE_KILL };
+                l->removal = r;
+        }
+        r->mode = REMOVE_KILL;
+        if (free_and_strdup(&r->reason, reason) < 0)
+                log_oom();
+        k = removal_kill(r, l);
+        if (k < 0) {
+                l->removal = NULL;
+                removal_fail(r, l, k, "Cannot kill the holders.");
+        }
+        return k;
 }

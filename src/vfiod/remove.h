@@ -24,6 +24,11 @@ RemoveMode remove_mode_from_string(const char *s);
 int remove_start(Manager *m, Group *g, RemoveMode mode, uint64_t timeout_usec, const UnassignOptions *o,
                  transition_done_t done, void *userdata, char **ret_message);
 
+/* Takes the group back from lease l at once (Revoked with reason, its holders killed) without
+ * moving it: the group stays on vfio once the lease has ended. An Unassign already waiting for
+ * the lease stops waiting and kills too, then goes on as before. */
+int remove_revoke(Manager *m, struct Lease *l, const char *reason);
+
 /* The lease the removal waited for has ended (released, owner gone, or holders killed). */
 void remove_lease_ended(Manager *m, Removal *r);
 
