@@ -24,6 +24,7 @@ struct Transition {
         bool rollback; /* undoing a failed move */
         PersistChange persist; /* once it succeeds (a rollback keeps them as they are) */
         bool startup; /* counts in manager->startup_moves */
+        bool waiting_for_claims; /* an unassign waiting for hotplug claims in the group to finish */
         Worker *worker;
         int error; /* the failure that caused the rollback */
         char *message;
@@ -36,6 +37,7 @@ struct Claim {
         Manager *manager;
         char address[PCI_ADDRESS_MAX];
         Worker *worker;
+        bool blocked; /* its kernel write did not return in time */
 };
 
 typedef struct MoveResult {
@@ -378,7 +380,8 @@ static int transition_new(Manager *m, Group *g, DeviceMove *moves, size_t n, tra
 static int transition_begin(Transition *t, Group *g, bool to_vfio, GroupState state, char **ret_message) {
         int r;
 
-        r = transition_run(t, to_vfio);
+        t->to_vfio = to_vfio;
+        r = t->waiting_for_claims ? 0 : transition_run(t, to_vfio);
         if (r < 0) {
                 t->done = NULL;
                 transition_free(t);
@@ -463,11 +466,29 @@ static int forget_persistent(Manager *m, Group *g) {
         return 1;
 }
 
+/* Hotplug claims in flight for devices of g; *ret_blocked: one of them is stuck in the kernel. */
+static size_t group_claims(Manager *m, const Group *g, bool *ret_blocked) {
+        bool blocked = false;
+        size_t n = 0;
+
+        for (Claim *c = m->claims; c; c = c->next) {
+                Device *d = inventory_get_device(m->inventory, c->address);
+                if (!d || d->group != g)
+                        continue;
+                n++;
+                blocked = blocked || c->blocked;
+        }
+        if (ret_blocked)
+                *ret_blocked = blocked;
+        return n;
+}
+
 int unassign_start(Manager *m, Group *g, const UnassignOptions *o, transition_done_t done, void *userdata,
                    char **ret_message) {
         DeviceMove *moves = NULL;
         Transition *t;
-        size_t n = 0;
+        bool blocked;
+        size_t n = 0, claims;
         int r;
 
         if (m->stopping)
@@ -490,6 +511,16 @@ int unassign_start(Manager *m, Group *g, const UnassignOptions *o, transition_do
                 return set_error_message(ret_message, -ENOTCONN, "IOMMU group %" PRIu32 " is not assigned.", g->id);
         }
 
+        /* A hotplugged device being moved to vfio right now: both would write its driver, and the
+         * last writer would win. The unassign waits for the claim (see claims_settled). */
+        claims = group_claims(m, g, &blocked);
+        if (blocked)
+                return set_error_message(ret_message, -ENOTRECOVERABLE,
+                                         "A hotplugged device of IOMMU group %" PRIu32
+                                         " is stuck in the kernel on its way to vfio; the group cannot move until "
+                                         "that write returns.",
+                                         g->id);
+
         r = unassign_moves(g, &moves, &n);
         if (r >= 0)
                 r = transition_new(m, g, moves, n, done, userdata, &t);
@@ -498,7 +529,38 @@ int unassign_start(Manager *m, Group *g, const UnassignOptions *o, transition_do
                 return set_error_message(ret_message, r, "Out of memory.");
         }
         t->persist = o->persist ? PERSIST_REMOVE : PERSIST_KEEP;
+        if (claims > 0) {
+                log_info("Unassigning IOMMU group %" PRIu32 " once %zu hotplugged device(s) are on vfio.", g->id,
+                         claims);
+                t->waiting_for_claims = true;
+                m->transitions_waiting++;
+        }
         return transition_begin(t, g, false, GROUP_UNASSIGNING, ret_message);
+}
+
+/* A claim ended: an unassign that waited for the claims of its group starts now. */
+static void claims_settled(Manager *m) {
+        FOREACH_ARRAY(i, m->inventory->groups, m->inventory->n_groups) {
+                Group *g = *i;
+                Transition *t = g->transition;
+                _cleanup_free_ char *message = NULL;
+                int r;
+
+                if (m->transitions_waiting == 0)
+                        return;
+                if (!t || !t->waiting_for_claims || group_claims(m, g, NULL) > 0)
+                        continue;
+                t->waiting_for_claims = false;
+                m->transitions_waiting--;
+                r = transition_run(t, t->to_vfio);
+                if (r >= 0)
+                        continue;
+                if (asprintf(&message, "Cannot start moving IOMMU group %" PRIu32 ": %s", g->id, strerror(-r)) < 0)
+                        message = NULL;
+                inventory_set_group_state(m->inventory, g, GROUP_VFIO);
+                transition_report(t, r, message);
+                transition_end(t, g);
+        }
 }
 
 static Claim *claim_find(Manager *m, const char *address) {
@@ -540,6 +602,7 @@ static void on_claim_worker(Worker *w, int error, bool late, const void *result,
 
         if (error == -ETIMEDOUT && !late) {
                 log_error("Moving hotplugged device %s to vfio is blocked in the kernel.", c->address);
+                c->blocked = true;
                 return;
         }
         if (error < 0)
@@ -547,6 +610,7 @@ static void on_claim_worker(Worker *w, int error, bool late, const void *result,
         else
                 log_info("Hotplugged device %s is on vfio now.", c->address);
         claim_free(c);
+        claims_settled(m);
         manager_move_finished(m);
 }
 

@@ -44,6 +44,7 @@ typedef struct Manager {
         SafetyReport safety; /* host-critical devices, rescanned when older than a second */
         uint64_t safety_usec;
         Claim *claims; /* hotplugged devices being moved off host drivers */
+        unsigned transitions_waiting; /* unassigns waiting for claims in their group */
         struct Lease **leases;
         struct LeaseEnding *lease_endings; /* ended leases whose group waits for the fd store */
         size_t n_leases;

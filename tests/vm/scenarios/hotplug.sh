@@ -111,8 +111,19 @@ if [ "$VM_KERNEL" = stock ]; then
 fi
 hot_remove hp2
 
-# --- the group goes back whole; the boot-time e1000 to e1000
-run_cli 0 "unassign group $group" unassign "$group"
+# --- the group goes back whole, while a hotplugged device is still being claimed: the unassign
+# waits for the claim (else the last writer of its driver wins), and everything ends on the host.
+hot_add hp3
+check "unassign race: hot-added $new appears" wait_for 20 test -e "/sys/bus/pci/devices/$new"
+run_cli 0 "unassign group $group right after the hot-add" unassign "$group"
+diag "the unassign waited for a claim: $(grep -c "Unassigning IOMMU group $group once" "$VFIOD_LOG") time(s)"
+check_eq "unassign race: the group is host" host "$(group_state "$group")"
+on_e1000() { [ "$(driver_of "$new")" = e1000 ]; }
+check "unassign race: $new ends on e1000" wait_for 10 on_e1000
+check_eq "unassign race: no driver_override left on $new" "" "$(cat "/sys/bus/pci/devices/$new/driver_override" | sed 's/(null)//')"
+nothing_on_vfio() { ! grep -q . <(for d in $(group_devices "$group"); do [ "$(driver_of "$d")" = vfio-pci ] && echo "$d"; done); }
+check "unassign race: no device of the group on vfio-pci" nothing_on_vfio
+hot_remove hp3
 e1000=$(pci_find 0x8086 0x100e | head -n1)
 check_eq "boot e1000 back on e1000" e1000 "$(driver_of "$e1000")"
 kill "$monitor" "$revoked_monitor" 2>/dev/null
