@@ -34,13 +34,14 @@ static void on_done(Manager *m, uint32_t group, int error, const char *message, 
 
 /* A manager over a tree with group 5 (one unbound edu device), the group leased to :1.42. */
 static Lease *leased_group(Group **ret_group) {
-        static const SysfsTreeDevice edu = { .address = "0000:01:00.0",
-                                             .group = GROUP,
-                                             .vendor = 0x1234,
-                                             .product = 0x11e8,
-                                             .class = 0x00ff00 };
-        ManagerOptions o = { .dev_root = "/nonexistent", .proc_root = "/nonexistent", .modules_dir = "/nonexistent",
-                             .config_file = "/nonexistent", .config_dir = "/nonexistent",
+        static const SysfsTreeDevice edu = {
+                .address = "0000:01:00.0", .group = GROUP, .vendor = 0x1234, .product = 0x11e8, .class = 0x00ff00
+        };
+        ManagerOptions o = { .dev_root = "/nonexistent",
+                             .proc_root = "/nonexistent",
+                             .modules_dir = "/nonexistent",
+                             .config_file = "/nonexistent",
+                             .config_dir = "/nonexistent",
                              .write_timeout_usec = 1000000 };
         Lease *l;
         Group *g;
@@ -59,8 +60,14 @@ static Lease *leased_group(Group **ret_group) {
         l = calloc(1, sizeof(Lease));
         manager->leases = calloc(1, sizeof(Lease *));
         check(l && manager->leases);
-        *l = (Lease){ .manager = manager, .id = 1, .group = GROUP, .owner = strdup(":1.42"), .uid = 1000,
-                      .pidfd = -EBADF, .group_fd = -EBADF, .state = LEASE_ACTIVE };
+        *l = (Lease){ .manager = manager,
+                      .id = 1,
+                      .group = GROUP,
+                      .owner = strdup(":1.42"),
+                      .uid = 1000,
+                      .pidfd = -EBADF,
+                      .group_fd = -EBADF,
+                      .state = LEASE_ACTIVE };
         manager->leases[manager->n_leases++] = l;
         g->lease = l->id;
         g->state = GROUP_LEASED;
