@@ -114,10 +114,13 @@ static int property_get_holders(sd_bus *bus, const char *path, const char *inter
         _cleanup_(holders_freep) Holder *holders = NULL;
         Manager *m = current_manager(bus);
         size_t n_paths, n = 0;
-        int r;
+        int r = 0;
 
-        r = group_holder_paths(m, userdata, &paths, &n_paths);
-        if (r >= 0)
+        /* A group with no device on a vfio driver has neither node nor cdev to hold: no scan of
+         * /proc for it (most groups of a host are such, and the scan grows with every open fd). */
+        if (group_has_vfio_device(userdata))
+                r = group_holder_paths(m, userdata, &paths, &n_paths);
+        if (r >= 0 && paths)
                 r = holders_scan(m->proc_root, paths, n_paths, &holders, &n);
         if (r < 0)
                 log_debug_errno(r, "Cannot scan for holders: %m");

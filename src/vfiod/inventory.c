@@ -47,6 +47,13 @@ static bool driver_keeps_group_viable(const char *driver) {
         return !driver || strstr(driver, "vfio") || streq(driver, "pci-stub") || streq(driver, "pcieport");
 }
 
+bool group_has_vfio_device(const Group *g) {
+        FOREACH_ARRAY(d, g->devices, g->n_devices)
+                if (device_on_vfio_driver(*d))
+                        return true;
+        return false;
+}
+
 bool group_is_viable(const Group *g) {
         FOREACH_ARRAY(d, g->devices, g->n_devices)
                 if (!driver_keeps_group_viable((*d)->driver))

@@ -99,6 +99,8 @@ Device *inventory_get_device(Inventory *inv, const char *address);
 bool device_is_bridge(const Device *d);
 bool device_on_vfio_driver(const Device *d);
 bool group_is_viable(const Group *g);
+/* A device of g is on a vfio driver: only then has g a node (or cdevs) that a process can hold. */
+bool group_has_vfio_device(const Group *g);
 
 const char *group_state_to_string(GroupState s);
 GroupState group_state_from_string(const char *s);
