@@ -2,12 +2,12 @@
 /* Owns: the sysfs writes that move devices between drivers (driver_override, unbind, probe, bind). */
 
 #include <fcntl.h>
-#include <fnmatch.h>
 #include <limits.h>
 #include <sys/wait.h>
 
 #include "bind.h"
 #include "macro.h"
+#include "module-alias.h"
 #include "sysfs.h"
 
 void device_moves_free(DeviceMove *moves, size_t n) {
@@ -192,32 +192,6 @@ int bind_claim_device(const char *root, const char *address, const char *driver)
         return bind_apply_moves(root, &mv, 1, &failed);
 }
 
-/* modules.alias lines: "alias vfio_pci:v000015B3d0000101Esv*sd*bc*sc*i* mlx5_vfio_pci" (a vfio
- * variant driver) or "alias pci:v00008086d000010D3sv*sd*bc*sc*i* e1000e" (a host driver). The
- * first module of the wanted kind whose pattern matches. */
-static int match_alias(const char *alias_file, const char *modalias, bool want_vfio, char **ret) {
-        _cleanup_fclose_ FILE *f = fopen(alias_file, "re");
-        _cleanup_free_ char *line = NULL;
-        size_t size = 0;
-
-        while (f && getline(&line, &size, f) > 0) {
-                _cleanup_free_ char *pattern = NULL, *module = NULL;
-
-                /* Whole words, however long: a fixed-width %s would split a long one in two. */
-                if (sscanf(line, "alias %ms %ms", &pattern, &module) != 2)
-                        continue;
-                /* vfio_pci's own alias matches everything; only a variant's says something. */
-                if (want_vfio ? !startswith(pattern, "vfio_pci:") || streq(module, "vfio_pci")
-                              : !startswith(pattern, "pci:") || startswith(module, "vfio"))
-                        continue;
-                if (fnmatch(pattern, modalias, 0) == 0) {
-                        *ret = strdup(module);
-                        return *ret ? 1 : -ENOMEM;
-                }
-        }
-        return 0;
-}
-
 /* The device's PCI modalias ("pci:v...d...sv...sd...bc..sc..i.."), or NULL when it has none. */
 static int read_pci_modalias(const char *root, const char *address, char **ret) {
         _cleanup_free_ char *path = NULL, *modalias = NULL;
@@ -244,7 +218,7 @@ int bind_vfio_driver_for(const char *root, const char *modules_dir, const char *
         if (modalias) {
                 if (asprintf(&vfio_modalias, "vfio_%s", modalias) < 0)
                         return -ENOMEM;
-                r = match_alias(alias_file, vfio_modalias, true, ret);
+                r = module_alias_match(alias_file, vfio_modalias, true, ret);
                 if (r != 0)
                         return r < 0 ? r : 0;
         }
@@ -262,7 +236,7 @@ int bind_host_driver_for(const char *root, const char *modules_dir, const char *
         r = read_pci_modalias(root, address, &modalias);
         if (r < 0 || !modalias)
                 return r;
-        return match_alias(alias_file, modalias, false, ret);
+        return module_alias_match(alias_file, modalias, false, ret);
 }
 
 static bool driver_registered(const char *root, const char *driver) {

@@ -10,6 +10,7 @@
 #include "bind.h"
 #include "log.h"
 #include "macro.h"
+#include "module-alias.h"
 #include "sysfs-tree.h"
 #include "sysfs.h"
 #include "tests.h"
@@ -123,6 +124,32 @@ static void catch_all_alias_is_not_a_variant(void) {
         setup(true);
         vfio_driver_for(E1000E, "vfio-pci");
         vfio_driver_for(MLX5_OTHER, "vfio-pci");
+}
+
+/* modules.alias is parsed once, and again only when it is replaced (as depmod does) or removed. */
+static void modules_alias_is_parsed_once_and_again_when_replaced(void) {
+        _cleanup_free_ char *path = NULL, *tmp = NULL;
+        unsigned before;
+
+        setup(true);
+        before = module_alias_loads();
+        vfio_driver_for(MLX5, "mlx5_vfio_pci");
+        vfio_driver_for(E1000E, "vfio-pci");
+        vfio_driver_for(MLX5, "mlx5_vfio_pci");
+        check_uint(module_alias_loads(), ==, before + 1);
+
+        check(asprintf(&path, "%s/modules.alias", modules) >= 0);
+        check(asprintf(&tmp, "%s/modules.alias.tmp", modules) >= 0);
+        check_int(tmpdir_write(modules, "modules.alias.tmp",
+                               "alias vfio_pci:v00008086d000010D3sv*sd*bc*sc*i* e1000e_vfio_pci\n"),
+                  ==, 0);
+        check_int(rename(tmp, path), ==, 0);
+        vfio_driver_for(E1000E, "e1000e_vfio_pci");
+        vfio_driver_for(MLX5, "vfio-pci");
+        check_uint(module_alias_loads(), ==, before + 2);
+
+        check_int(unlink(path), ==, 0);
+        vfio_driver_for(E1000E, "vfio-pci");
 }
 
 static void device_without_modalias_gets_vfio_pci(void) {
@@ -304,6 +331,7 @@ int main(void) {
                 TEST_CASE(variant_alias_picks_variant_driver),
                 TEST_CASE(catch_all_alias_is_not_a_variant),
                 TEST_CASE(device_without_modalias_gets_vfio_pci),
+                TEST_CASE(modules_alias_is_parsed_once_and_again_when_replaced),
                 TEST_CASE(modalias_of_another_bus_gets_vfio_pci),
                 TEST_CASE(missing_modules_alias_gets_vfio_pci),
                 TEST_CASE(host_driver_is_the_matching_host_alias),
