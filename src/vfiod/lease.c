@@ -14,6 +14,7 @@
 #include "macro.h"
 #include "manager-dbus.h"
 #include "manager.h"
+#include "owner-dbus.h"
 #include "remove.h"
 
 #define HOLDER_POLL_USEC (1000 * 1000)
@@ -80,7 +81,7 @@ static Lease *lease_free(Lease *l) {
         if (!l)
                 return NULL;
         sd_event_source_disable_unref(l->holder_timer);
-        sd_bus_track_unref(l->track);
+        owner_watch_free(l->owner_watch);
         safe_close(l->pidfd);
         safe_close(l->group_fd);
         for (size_t i = 0; i < l->n_devices; i++)
@@ -231,17 +232,18 @@ static int on_holder_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
-static int on_owner_gone(sd_bus_track *track, void *userdata) {
+static void on_owner_gone(void *userdata) {
         Lease *l = userdata;
         int r;
 
-        /* The owner does not come back: stop tracking, so that this runs once. */
-        l->track = sd_bus_track_unref(l->track);
+        /* The owner does not come back: stop watching, so that this runs once. */
+        l->owner_watch = owner_watch_free(l->owner_watch);
+        log_info("The owner %s of %slease %u is gone.", l->owner, l->restored ? "restored " : "", l->id);
         if (l->holder_timer)
-                return 0;
+                return;
         if (!lease_has_holders(l)) {
                 lease_end(l, "its owner left the bus");
-                return 0;
+                return;
         }
         log_info("The owner of lease %u left the bus; its fds are still held, waiting for them.", l->id);
         r = sd_event_add_time_relative(l->manager->event, &l->holder_timer, CLOCK_MONOTONIC, HOLDER_POLL_USEC, 0,
@@ -250,7 +252,6 @@ static int on_owner_gone(sd_bus_track *track, void *userdata) {
                 log_error_errno(r, "Cannot watch the holders of lease %u, ending it: %m", l->id);
                 lease_end(l, "it cannot be watched");
         }
-        return 0;
 }
 
 static int open_group_interface(Lease *l, Group *g, const AcquireRequest *req, char **ret_message) {
@@ -350,15 +351,10 @@ static int lease_open(Lease *l, Group *g, const AcquireRequest *req, char **ret_
                                                 : open_group_interface(l, g, req, ret_message);
 }
 
-static int lease_track_owner(Lease *l) {
-        int r;
-
+static int lease_watch_owner(Lease *l) {
         if (!l->manager->bus)
                 return 0;
-        r = sd_bus_track_new(l->manager->bus, &l->track, on_owner_gone, l);
-        if (r < 0)
-                return r;
-        return sd_bus_track_add_name(l->track, l->owner);
+        return owner_watch_new(l->manager->bus, l->owner, on_owner_gone, l, &l->owner_watch);
 }
 
 int lease_acquire(Manager *m, Group *g, const AcquireRequest *req, Lease **ret, char **ret_message) {
@@ -387,7 +383,7 @@ int lease_acquire(Manager *m, Group *g, const AcquireRequest *req, Lease **ret, 
         l->owner = strdup(req->owner);
         r = l->owner ? lease_open(l, g, req, ret_message) : -ENOMEM;
         if (r >= 0)
-                r = lease_track_owner(l);
+                r = lease_watch_owner(l);
         if (r < 0) {
                 if (l->grant)
                         (void) grant_node(m, g->id, 0);
@@ -468,7 +464,8 @@ int lease_restore(Manager *m, const LeaseRecord *rec, int group_fd, int pidfd) {
                       .pid = rec->pid,
                       .pidfd = pidfd,
                       .group_fd = group_fd,
-                      .grant = rec->grant };
+                      .grant = rec->grant,
+                      .restored = true };
         r = lease_record_copy(l, rec);
         if (r >= 0 && rec->container != 0) {
                 l->container = manager_get_container(m, rec->container);
@@ -490,28 +487,19 @@ int lease_restore(Manager *m, const LeaseRecord *rec, int group_fd, int pidfd) {
         return 0;
 }
 
-static bool bus_name_has_owner(sd_bus *bus, const char *name) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        int has = 1;
-
-        if (sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
-                               "NameHasOwner", NULL, &reply, "s", name) < 0 ||
-            sd_bus_message_read(reply, "b", &has) < 0)
-                return true; /* cannot tell: keep tracking */
-        return has;
-}
-
 void leases_watch_restored_owners(Manager *m) {
-        /* Backwards: an owner found gone may end its lease, which removes it from the array. */
+        /* Backwards: an owner that cannot be watched may end its lease, which removes it from the
+         * array. One gone meanwhile is reported by its watch, from the loop. */
         for (size_t i = m->n_leases; i > 0; i--) {
                 Lease *l = m->leases[i - 1];
+                int r;
 
-                if (l->track)
+                if (l->owner_watch)
                         continue;
-                if (lease_track_owner(l) < 0 || !bus_name_has_owner(m->bus, l->owner)) {
-                        l->track = sd_bus_track_unref(l->track);
-                        log_info("The owner %s of restored lease %u is gone.", l->owner, l->id);
-                        (void) on_owner_gone(NULL, l);
+                r = lease_watch_owner(l);
+                if (r < 0) {
+                        log_info_errno(r, "Cannot watch the owner %s of restored lease %u: %m", l->owner, l->id);
+                        on_owner_gone(l);
                 }
         }
 }

@@ -53,7 +53,8 @@ typedef struct Lease {
         size_t n_devices;
         LeaseState state;
         uint64_t deadline_usec;
-        sd_bus_track *track;
+        struct OwnerWatch *owner_watch; /* until the owner leaves the bus */
+        bool restored; /* taken back by a restarted daemon */
         sd_event_source *holder_timer; /* the owner is gone: waiting for the holders to let go */
         struct Removal *removal; /* an Unassign waiting for this lease to end */
 } Lease;
