@@ -32,18 +32,22 @@ lease_prop() { busctl --system get-property org.vfiod1 "$1" org.vfiod1.Lease "$2
 
 # next_pid_is PID: the next process created gets PID, unless another one takes it first. Through
 # ns_last_pid where the kernel has it (CONFIG_CHECKPOINT_RESTORE; Debian's 6.1); else by creating
-# processes until the pids, wrapping at a low pid_max (set below), come round to it.
+# processes until the pids, wrapping at a low pid_max (set below), come round to it: to a pid below
+# PID from which every pid up to PID is taken by a live process (the kernel skips those). One round
+# of pid_max at most.
 next_pid_is() {
-    local p
+    local p q
     if [ -w /proc/sys/kernel/ns_last_pid ]; then
         echo $(($1 - 1)) > /proc/sys/kernel/ns_last_pid
         return
     fi
-    for _ in $(seq 3000); do
+    for _ in $(seq 1100); do
         (:) &
         p=$!
         wait "$p"
-        [ "$p" -eq $(($1 - 1)) ] && return
+        q=$((p + 1))
+        while [ "$q" -lt "$1" ] && [ -d "/proc/$q" ]; do q=$((q + 1)); done
+        [ "$p" -lt "$1" ] && [ "$q" -eq "$1" ] && return
     done
 }
 pid_max=$(cat /proc/sys/kernel/pid_max)
