@@ -29,6 +29,26 @@ typedef struct CachedIdentity {
 static CachedIdentity identity_cache[IDENTITY_CACHE_SIZE];
 static size_t identity_next;
 
+/* uid's groups from the user database; without them (*ret's gid is -1, no gids) only user rules
+ * apply to it. */
+static void lookup_groups(uid_t uid, UserGroups *ret) {
+        int r;
+
+        r = user_groups(uid, ret);
+        if (r < 0) {
+                *ret = (UserGroups){ .gid = (gid_t) -1 };
+                if (r != -ESRCH)
+                        log_warning_errno(r, "Cannot look up the groups of uid %u, group rules do not apply to it: %m",
+                                          (unsigned) uid);
+        }
+}
+
+/* Root, or a rule of the configuration: what is decided at once, without polkit. */
+static bool allowed_now(Manager *m, uid_t uid, gid_t gid, const gid_t *gids, size_t n_gids, PolicyAction action,
+                        const Group *g) {
+        return uid == 0 || (m->policy && policy_allows(m->policy, uid, gid, gids, n_gids, action, g));
+}
+
 static int query_identity(Manager *m, sd_bus_message *message, CallerIdentity *ret) {
         _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
         CallerIdentity id = { .gid = (gid_t) -1, .pidfd = -EBADF };
@@ -50,15 +70,11 @@ static int query_identity(Manager *m, sd_bus_message *message, CallerIdentity *r
                                r == -EPERM ? "not of its uid (its pid was reused)" : "gone");
                 id.pid = 0;
         }
-        /* The groups follow from that uid (the bus sends none); without them only user rules apply. */
-        r = user_groups(id.uid, &groups);
-        if (r >= 0) {
-                id.gid = groups.gid;
-                memcpy(id.gids, groups.gids, groups.n_gids * sizeof(gid_t));
-                id.n_gids = groups.n_gids;
-        } else if (r != -ESRCH)
-                log_warning_errno(r, "Cannot look up the groups of uid %u, group rules do not apply to it: %m",
-                                  (unsigned) id.uid);
+        /* The groups follow from that uid (the bus sends none). */
+        lookup_groups(id.uid, &groups);
+        id.gid = groups.gid;
+        memcpy(id.gids, groups.gids, groups.n_gids * sizeof(gid_t));
+        id.n_gids = groups.n_gids;
         *ret = id;
         return 0;
 }
@@ -110,11 +126,7 @@ int authorize_now(Manager *m, sd_bus_message *message, PolicyAction action, cons
         r = caller_identity(m, message, &id);
         if (r < 0)
                 return r;
-        if (id->uid == 0)
-                return 1;
-        if (m->policy && policy_allows(m->policy, id->uid, id->gid, id->gids, id->n_gids, action, g))
-                return 1;
-        return 0;
+        return allowed_now(m, id->uid, id->gid, id->gids, id->n_gids, action, g);
 }
 
 static void on_polkit_reply(int r, bool authorized, void *userdata) {
@@ -164,16 +176,12 @@ int authorize_async(Manager *m, sd_bus_message *message, PolicyAction action, co
 
 int authorize_owner_async(Manager *m, const char *owner, uid_t uid, PolicyAction action, const Group *g,
                           authorize_done_t done, void *userdata) {
-        UserGroups groups = { .gid = (gid_t) -1 };
-        int r;
+        UserGroups groups;
 
         if (uid == 0)
                 return 1;
-        r = user_groups(uid, &groups);
-        if (r < 0)
-                log_warning_errno(r, "Cannot look up the groups of uid %u, group rules do not apply to it: %m",
-                                  (unsigned) uid);
-        if (m->policy && policy_allows(m->policy, uid, groups.gid, groups.gids, groups.n_gids, action, g))
+        lookup_groups(uid, &groups);
+        if (allowed_now(m, uid, groups.gid, groups.gids, groups.n_gids, action, g))
                 return 1;
         if (!owner || !m->bus)
                 return -EACCES;
