@@ -499,6 +499,9 @@ int unassign_start(Manager *m, Group *g, const UnassignOptions *o, transition_do
                                          g->id);
         if (g->transition || g->state == GROUP_ASSIGNING || g->state == GROUP_UNASSIGNING)
                 return set_error_message(ret_message, -EBUSY, "IOMMU group %" PRIu32 " is being moved.", g->id);
+        if (g->state == GROUP_RELEASING && g->lease == 0)
+                return set_error_message(ret_message, -EBUSY, "IOMMU group %" PRIu32 " is being taken back already.",
+                                         g->id);
         if (g->state == GROUP_LEASED || g->state == GROUP_RELEASING)
                 return set_error_message(ret_message, -EBUSY, "IOMMU group %" PRIu32 " is leased.", g->id);
         if (g->state == GROUP_HOST) {

@@ -93,7 +93,8 @@ typedef struct ReleaseCall {
 } ReleaseCall;
 
 /* The reply to Release comes once the group can be acquired again, so that a client may Acquire
- * right after it. */
+ * right after it; or at once when processes still hold the group (the caller may be one of them),
+ * the lease "releasing" until they let go. */
 static void on_released(Manager *m, void *userdata) {
         sd_bus_message *message = userdata;
         int r;
@@ -105,7 +106,7 @@ static void on_released(Manager *m, void *userdata) {
 }
 
 static void release(Lease *l, sd_bus_message *message) {
-        lease_end_then(l, "released", on_released, sd_bus_message_ref(message));
+        lease_release(l, on_released, sd_bus_message_ref(message));
 }
 
 static void release_call_finish(Manager *m, ReleaseCall *c, int r) {

@@ -152,6 +152,8 @@ static struct json_object *json_lease(const Lease *l) {
         json_object_object_add(o, "pid", json_object_new_int64(l->pid));
         json_object_object_add(o, "access", json_object_new_string(l->grant ? "grant" : "fd"));
         json_object_object_add(o, "container", json_object_new_int64(l->container ? l->container->id : 0));
+        if (l->released)
+                json_object_object_add(o, "released", json_object_new_boolean(true));
         for (size_t i = 0; i < l->n_devices; i++)
                 json_object_array_add(devices, json_object_new_string(l->device_addresses[i]));
         json_object_object_add(o, "devices", devices);
@@ -280,6 +282,14 @@ static const char *json_get_string(struct json_object *o, const char *key) {
         return json_object_get_string(v);
 }
 
+/* A flag: true only when present and true. */
+static bool json_get_flag(struct json_object *o, const char *key) {
+        struct json_object *v;
+
+        return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_boolean) &&
+               json_object_get_boolean(v);
+}
+
 static struct json_object *json_get_array(struct json_object *o, const char *key) {
         struct json_object *v;
 
@@ -349,6 +359,7 @@ static void restore_lease(Manager *m, struct json_object *o, StoredFds *fds) {
                 .grant = streq(access_mode, "grant"),
                 .container = (unsigned) container,
                 .device_addresses = devices,
+                .released = json_get_flag(o, "released"),
         };
         r = lease_restore(m, &rec, take_fd(fds, "lease-group", rec.id), take_fd(fds, "lease-pidfd", rec.id));
         if (r < 0)

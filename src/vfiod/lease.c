@@ -228,8 +228,17 @@ static int on_holder_timer(sd_event_source *s, uint64_t usec, void *userdata) {
                 int r = sd_event_source_set_time_relative(s, HOLDER_POLL_USEC);
                 return r < 0 ? r : sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
         }
-        lease_end(l, "its owner left and nobody holds the group any more");
+        lease_end(l, l->released ? "it was released and nobody holds the group any more"
+                                 : "its owner left and nobody holds the group any more");
         return 0;
+}
+
+/* Looks every second whether anything still holds the group, and ends the lease when nothing does. */
+static int lease_wait_for_holders(Lease *l) {
+        if (l->holder_timer)
+                return 0;
+        return sd_event_add_time_relative(l->manager->event, &l->holder_timer, CLOCK_MONOTONIC, HOLDER_POLL_USEC, 0,
+                                          on_holder_timer, l);
 }
 
 static void on_owner_gone(void *userdata) {
@@ -246,12 +255,56 @@ static void on_owner_gone(void *userdata) {
                 return;
         }
         log_info("The owner of lease %u left the bus; its fds are still held, waiting for them.", l->id);
-        r = sd_event_add_time_relative(l->manager->event, &l->holder_timer, CLOCK_MONOTONIC, HOLDER_POLL_USEC, 0,
-                                       on_holder_timer, l);
+        r = lease_wait_for_holders(l);
         if (r < 0) {
                 log_error_errno(r, "Cannot watch the holders of lease %u, ending it: %m", l->id);
                 lease_end(l, "it cannot be watched");
         }
+}
+
+/* Released, but processes still hold the group (the owner itself, or a child that outlived its
+ * command): nobody else may have the group while they can use it, and an Unassign now would
+ * block in the kernel. The lease stays, releasing, until nothing holds the group; its owner no
+ * longer counts, and a grantee's node is root's again at once. */
+static void lease_mark_released(Lease *l) {
+        Manager *m = l->manager;
+        Group *g = inventory_get_group(m->inventory, l->group);
+
+        l->released = true;
+        l->owner_watch = owner_watch_free(l->owner_watch);
+        if (l->grant && grant_node(m, l->group, 0) < 0)
+                log_warning("Cannot take /dev/vfio/%" PRIu32 " back from uid %u.", l->group, (unsigned) l->uid);
+        if (!l->removal) /* an Unassign's deadline stays on show */
+                l->deadline_usec = 0;
+        l->state = LEASE_RELEASING;
+        if (g && g->state == GROUP_LEASED)
+                inventory_set_group_state(m->inventory, g, GROUP_RELEASING);
+        lease_bus_emit_changed(m, l);
+}
+
+void lease_release(Lease *l, lease_freed_t done, void *userdata) {
+        Manager *m = l->manager;
+        int r;
+
+        if (l->released) {
+                done(m, userdata);
+                return;
+        }
+        if (!lease_has_holders(l)) {
+                lease_end_then(l, "released", done, userdata);
+                return;
+        }
+        r = lease_wait_for_holders(l);
+        if (r < 0) {
+                log_error_errno(r, "Cannot watch the holders of lease %u: %m", l->id);
+                lease_end_then(l, "released", done, userdata);
+                return;
+        }
+        lease_mark_released(l);
+        lease_store_save(m);
+        log_info("Lease %u of IOMMU group %" PRIu32 " is released; processes still hold the group, waiting for them.",
+                 l->id, l->group);
+        done(m, userdata);
 }
 
 static int open_group_interface(Lease *l, Group *g, const AcquireRequest *req, char **ret_message) {
@@ -317,6 +370,9 @@ static int check_leasable(Group *g, char **ret_message) {
                                          "IOMMU group %" PRIu32 " is not assigned to vfio (vfioctl assign).", g->id);
         case GROUP_LEASED:
         case GROUP_RELEASING:
+                if (g->lease == 0) /* Unassign waits for processes that hold it (remove.c) */
+                        return set_error_message(ret_message, -EBUSY, "IOMMU group %" PRIu32 " is being taken back.",
+                                                 g->id);
                 return set_error_message(ret_message, -EBUSY, "IOMMU group %" PRIu32 " is leased already.", g->id);
         case GROUP_WEDGED:
                 return set_error_message(ret_message, -ENOTRECOVERABLE, "IOMMU group %" PRIu32 " is wedged.", g->id);
@@ -465,6 +521,8 @@ int lease_restore(Manager *m, const LeaseRecord *rec, int group_fd, int pidfd) {
                       .pidfd = pidfd,
                       .group_fd = group_fd,
                       .grant = rec->grant,
+                      .released = rec->released,
+                      .state = rec->released ? LEASE_RELEASING : LEASE_ACTIVE,
                       .restored = true };
         r = lease_record_copy(l, rec);
         if (r >= 0 && rec->container != 0) {
@@ -480,9 +538,9 @@ int lease_restore(Manager *m, const LeaseRecord *rec, int group_fd, int pidfd) {
         if (l->id > m->last_lease_id)
                 m->last_lease_id = l->id;
         g->lease = l->id;
-        inventory_set_group_state(m->inventory, g, GROUP_LEASED);
-        log_info("Lease %u: IOMMU group %" PRIu32 " of %s (uid %u, pid %d) restored%s.", l->id, g->id, l->owner,
-                 (unsigned) l->uid, (int) l->pid,
+        inventory_set_group_state(m->inventory, g, l->released ? GROUP_RELEASING : GROUP_LEASED);
+        log_info("Lease %u: IOMMU group %" PRIu32 " of %s (uid %u, pid %d) restored%s%s.", l->id, g->id, l->owner,
+                 (unsigned) l->uid, (int) l->pid, l->released ? ", released" : "",
                  group_fd >= 0 || l->grant || l->n_devices > 0 ? "" : " without its fds");
         return 0;
 }
@@ -494,8 +552,14 @@ void leases_watch_restored_owners(Manager *m) {
                 Lease *l = m->leases[i - 1];
                 int r;
 
-                if (l->owner_watch)
+                if (l->owner_watch || l->holder_timer)
                         continue;
+                if (l->released) { /* its owner no longer counts: only its holders */
+                        r = lease_wait_for_holders(l);
+                        if (r < 0)
+                                lease_end(l, "it cannot be watched");
+                        continue;
+                }
                 r = lease_watch_owner(l);
                 if (r < 0) {
                         log_info_errno(r, "Cannot watch the owner %s of restored lease %u: %m", l->owner, l->id);

@@ -55,7 +55,8 @@ typedef struct Lease {
         uint64_t deadline_usec;
         struct OwnerWatch *owner_watch; /* until the owner leaves the bus */
         bool restored; /* taken back by a restarted daemon */
-        sd_event_source *holder_timer; /* the owner is gone: waiting for the holders to let go */
+        bool released; /* Release() came while processes held the group: waiting for them */
+        sd_event_source *holder_timer; /* owner gone or released: waiting for the holders to let go */
         struct Removal *removal; /* an Unassign waiting for this lease to end */
 } Lease;
 
@@ -76,6 +77,7 @@ typedef struct LeaseRecord {
         bool grant;
         unsigned container; /* 0: none (grant mode) */
         char **device_addresses; /* iommufd: the cdevs the owner was given */
+        bool released; /* waits for its holders only */
 } LeaseRecord;
 
 /* After a restart: the lease again, with the daemon's fds the service manager kept (-EBADF when
@@ -91,6 +93,12 @@ void leases_watch_restored_owners(Manager *m);
  * the store has let go of it (a legacy group opens only once); lease_end_then() calls done then
  * (at once when there is nothing to wait for; also when the daemon stops first). */
 typedef void (*lease_freed_t)(Manager *m, void *userdata);
+
+/* Release(): the lease ends as lease_end_then() ends it, unless processes still hold the group
+ * (the owner's own fds, a child's): then the lease stays "releasing", its owner no longer counts
+ * and a grantee's node is root's again, done is called at once, and the lease ends once nothing
+ * holds the group (polled each second, as for an owner that left). */
+void lease_release(Lease *l, lease_freed_t done, void *userdata);
 
 /* A device joined l's group (hotplug): its owner must be allowed the grown group too (root and
  * rules answer at once, polkit later); when it is not, the lease is revoked (Revoked with the

@@ -16,6 +16,7 @@
 #include "manager-dbus.h"
 #include "manager.h"
 #include "policy.h"
+#include "remove.h"
 #include "sysfs.h"
 #include "user-groups.h"
 
@@ -65,6 +66,7 @@ Manager *manager_free(Manager *m) {
         if (m->inventory)
                 assign_release_all(m);
         leases_free_all(m);
+        removals_free_all(m);
         containers_free_all(m);
         device_monitor_free(m->device_monitor);
         sd_bus_flush_close_unref(m->bus);

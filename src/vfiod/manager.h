@@ -47,6 +47,7 @@ typedef struct Manager {
         unsigned transitions_waiting; /* unassigns waiting for claims in their group */
         struct Lease **leases;
         struct LeaseEnding *lease_endings; /* ended leases whose group waits for the fd store */
+        struct Removal *held_removals; /* Unassigns waiting for processes that hold an unleased group */
         size_t n_leases;
         unsigned last_lease_id;
         struct Container **containers;

@@ -14,17 +14,20 @@
 
 #define KILL_POLL_USEC (100 * 1000)
 #define KILL_WAIT_USEC (10 * 1000 * 1000)
+#define HELD_POLL_USEC (500 * 1000)
 
 struct Removal {
+        struct Removal *next; /* in Manager.held_removals while lease is 0 */
         Manager *manager;
         uint32_t group;
-        unsigned lease;
+        unsigned lease; /* 0: no lease, processes hold the group's nodes */
         RemoveMode mode;
         uint64_t timeout_usec;
         UnassignOptions options;
         bool unassign; /* move the group back to the host once the lease has ended */
         char *reason; /* for Revoked */
         sd_event_source *timer;
+        uint64_t held_deadline; /* without a lease: CLOCK_MONOTONIC end of the wait */
         uint64_t kill_started;
         transition_done_t done;
         void *userdata;
@@ -47,24 +50,31 @@ RemoveMode remove_mode_from_string(const char *s) {
 void removal_free(Removal *r) {
         if (!r)
                 return;
+        for (Removal **p = &r->manager->held_removals; *p; p = &(*p)->next)
+                if (*p == r) {
+                        *p = r->next;
+                        break;
+                }
         sd_event_source_disable_unref(r->timer);
         free(r->reason);
         free(r);
 }
 
-/* Ends the removal with an error; the lease stays as it was. */
+/* Ends the removal with an error; the lease stays as it was (a released one still releasing,
+ * waiting for its holders). */
 static void removal_fail(Removal *r, Lease *l, int error, const char *message) {
         Manager *m = r->manager;
         Group *g = inventory_get_group(m->inventory, r->group);
+        bool released = l && l->released;
 
         if (l) {
                 l->removal = NULL;
-                l->state = LEASE_ACTIVE;
+                l->state = released ? LEASE_RELEASING : LEASE_ACTIVE;
                 l->deadline_usec = 0;
                 lease_bus_emit_changed(m, l);
         }
-        if (g && g->state == GROUP_RELEASING)
-                inventory_set_group_state(m->inventory, g, GROUP_LEASED);
+        if (g && g->state == GROUP_RELEASING && !released)
+                inventory_set_group_state(m->inventory, g, r->lease != 0 ? GROUP_LEASED : GROUP_VFIO);
         if (r->done)
                 r->done(m, r->group, error, message, r->userdata);
         else
@@ -92,21 +102,45 @@ void remove_lease_ended(Manager *m, Removal *r) {
         removal_free(r);
 }
 
-/* Kills every holder it can find, through the pidfd that was open while its fds were read (a
- * pid alone may have been reused meanwhile); returns how many it found. */
-static int kill_holders(Removal *r, Lease *l) {
+/* The processes that hold the group's nodes (none when the group is gone). */
+static int scan_group_holders(Manager *m, uint32_t group, Holder **ret, size_t *ret_n) {
         _cleanup_strv_free_ char **paths = NULL;
-        _cleanup_(holders_freep) Holder *holders = NULL;
-        Manager *m = r->manager;
-        Group *g = inventory_get_group(m->inventory, r->group);
-        size_t n_paths, n = 0;
-        int k, found;
+        Group *g = inventory_get_group(m->inventory, group);
+        size_t n_paths;
+        int k;
 
+        *ret = NULL;
+        *ret_n = 0;
         if (!g)
                 return 0;
         k = group_holder_paths(m, g, &paths, &n_paths);
-        if (k >= 0)
-                k = holders_scan(m->proc_root, paths, n_paths, &holders, &n);
+        return k < 0 ? k : holders_scan(m->proc_root, paths, n_paths, ret, ret_n);
+}
+
+/* "pid 12 (qemu), pid 34 (sleep)", for messages; NULL when out of memory. */
+static char *holders_describe(const Holder *holders, size_t n) {
+        _cleanup_free_ char *text = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&text, &size);
+
+        if (!f)
+                return NULL;
+        for (size_t i = 0; i < n; i++)
+                fprintf(f, "%spid %d (%s)", i > 0 ? ", " : "", (int) holders[i].pid, holders[i].comm);
+        if (fclose(f) != 0)
+                return NULL;
+        return TAKE_PTR(text);
+}
+
+/* Kills every holder it can find, through the pidfd that was open while its fds were read (a
+ * pid alone may have been reused meanwhile); returns how many it found. */
+static int kill_holders(Removal *r, Lease *l) {
+        _cleanup_(holders_freep) Holder *holders = NULL;
+        Manager *m = r->manager;
+        size_t n = 0;
+        int k, found;
+
+        k = scan_group_holders(m, r->group, &holders, &n);
         if (k < 0)
                 return k;
         found = (int) n;
@@ -126,17 +160,34 @@ static int kill_holders(Removal *r, Lease *l) {
         return found;
 }
 
+/* Nothing holds the group of a removal without a lease any more: move it back to the host. */
+static void removal_held_let_go(Removal *r) {
+        Manager *m = r->manager;
+        Group *g = inventory_get_group(m->inventory, r->group);
+
+        if (g && g->state == GROUP_RELEASING)
+                inventory_set_group_state(m->inventory, g, GROUP_VFIO);
+        log_info("Nothing holds IOMMU group %" PRIu32 " any more: moving it back to the host.", r->group);
+        remove_lease_ended(m, r);
+}
+
 static int on_kill_poll(sd_event_source *s, uint64_t usec, void *userdata) {
         Removal *r = userdata;
         Manager *m = r->manager;
-        Lease *l = manager_get_lease(m, r->lease);
+        Lease *l = NULL;
         int found, k;
 
-        if (!l) /* it ended meanwhile; lease_end went on with the removal */
-                return 0;
+        if (r->lease != 0) {
+                l = manager_get_lease(m, r->lease);
+                if (!l) /* it ended meanwhile; lease_end went on with the removal */
+                        return 0;
+        }
         found = kill_holders(r, l);
         if (found == 0) {
-                lease_end(l, "its holders were killed");
+                if (l)
+                        lease_end(l, "its holders were killed");
+                else
+                        removal_held_let_go(r);
                 return 0;
         }
         if (usec - r->kill_started > KILL_WAIT_USEC) {
@@ -161,7 +212,8 @@ static int removal_kill(Removal *r, Lease *l) {
         k = sd_event_add_time_relative(m->event, &r->timer, CLOCK_MONOTONIC, KILL_POLL_USEC, 0, on_kill_poll, r);
         if (k < 0)
                 return k;
-        lease_send_revoked(l, r->reason ?: "the group is taken back; its holders are killed");
+        if (l)
+                lease_send_revoked(l, r->reason ?: "the group is taken back; its holders are killed");
         (void) sd_event_now(m->event, CLOCK_MONOTONIC, &r->kill_started);
         (void) kill_holders(r, l);
         return 0;
@@ -212,12 +264,103 @@ static int removal_ask(Removal *r, Lease *l, Group *g) {
         return 0;
 }
 
+static int on_held_poll(sd_event_source *s, uint64_t usec, void *userdata) {
+        Removal *r = userdata;
+        _cleanup_(holders_freep) Holder *holders = NULL;
+        _cleanup_free_ char *names = NULL, *message = NULL;
+        size_t n = 0;
+        int k;
+
+        k = scan_group_holders(r->manager, r->group, &holders, &n);
+        if (k >= 0 && n == 0) {
+                removal_held_let_go(r);
+                return 0;
+        }
+        if (usec < r->held_deadline) {
+                k = sd_event_source_set_time_relative(s, HELD_POLL_USEC);
+                return k < 0 ? k : sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        }
+        if (r->mode == REMOVE_HARD) {
+                log_notice("IOMMU group %" PRIu32 " is still held after %" PRIu64 " s: killing its holders.", r->group,
+                           r->timeout_usec / 1000000);
+                k = removal_kill(r, NULL);
+                if (k < 0)
+                        removal_fail(r, NULL, k, "Cannot kill the holders.");
+                return 0;
+        }
+        names = holders_describe(holders, n);
+        (void) set_error_message(&message, -ETIMEDOUT,
+                                 "IOMMU group %" PRIu32 " is still held open by %s after %" PRIu64
+                                 " s; nothing changed.",
+                                 r->group, strempty(names), r->timeout_usec / 1000000);
+        log_notice("%s", message);
+        removal_fail(r, NULL, -ETIMEDOUT, message);
+        return 0;
+}
+
+/* A group on vfio without a lease that processes still hold (they opened its nodes themselves, as
+ * root): unbinding now would block in the kernel. The mode applies to them as to a lease's
+ * holders, with nobody to ask: fail refuses, soft waits for them, hard waits then kills them,
+ * kill kills them now; the group is releasing meanwhile. Returns 1 when the removal started, 0
+ * when nothing holds the group (or it cannot be told: the move's own deadline then guards it). */
+static int remove_held_start(Manager *m, Group *g, RemoveMode mode, uint64_t timeout_usec, const UnassignOptions *o,
+                             transition_done_t done, void *userdata, char **ret_message) {
+        _cleanup_(holders_freep) Holder *holders = NULL;
+        _cleanup_free_ char *names = NULL;
+        Removal *r;
+        uint64_t now;
+        size_t n = 0;
+        int k;
+
+        k = scan_group_holders(m, g->id, &holders, &n);
+        if (k < 0)
+                log_warning_errno(k, "Cannot tell what holds IOMMU group %" PRIu32 ": %m", g->id);
+        if (k < 0 || n == 0)
+                return 0;
+        names = holders_describe(holders, n);
+        if (mode == REMOVE_FAIL)
+                return set_error_message(ret_message, -EBUSY, "IOMMU group %" PRIu32 " is held open by %s.", g->id,
+                                         strempty(names));
+        r = calloc(1, sizeof(Removal));
+        if (!r)
+                return -ENOMEM;
+        (void) sd_event_now(m->event, CLOCK_MONOTONIC, &now);
+        *r = (Removal){ .manager = m,
+                        .group = g->id,
+                        .mode = mode,
+                        .timeout_usec = timeout_usec,
+                        .held_deadline = now + timeout_usec,
+                        .options = *o,
+                        .unassign = true,
+                        .done = done,
+                        .userdata = userdata };
+        k = mode == REMOVE_KILL ? removal_kill(r, NULL)
+                                : sd_event_add_time_relative(m->event, &r->timer, CLOCK_MONOTONIC, HELD_POLL_USEC, 0,
+                                                             on_held_poll, r);
+        if (k < 0) {
+                removal_free(r);
+                return set_error_message(ret_message, k, "Cannot take IOMMU group %" PRIu32 " back: %s", g->id,
+                                         strerror(-k));
+        }
+        r->next = m->held_removals;
+        m->held_removals = r;
+        inventory_set_group_state(m->inventory, g, GROUP_RELEASING);
+        log_info("IOMMU group %" PRIu32 " is held open by %s: %s (%s).", g->id, strempty(names),
+                 mode == REMOVE_KILL ? "killing them" : "waiting for them", remove_mode_table[mode]);
+        return 1;
+}
+
 int remove_start(Manager *m, Group *g, RemoveMode mode, uint64_t timeout_usec, const UnassignOptions *o,
                  transition_done_t done, void *userdata, char **ret_message) {
         Lease *l = manager_lease_of_group(m, g->id);
         Removal *r;
         int k;
 
+        if (!l && g->state == GROUP_VFIO) {
+                k = remove_held_start(m, g, mode, timeout_usec, o, done, userdata, ret_message);
+                if (k != 0)
+                        return k < 0 ? k : 0;
+        }
         if (!l)
                 return unassign_start(m, g, o, done, userdata, ret_message);
         if (l->removal)
@@ -272,4 +415,9 @@ int remove_revoke(Manager *m, Lease *l, const char *reason) {
                 removal_fail(r, l, k, "Cannot kill the holders.");
         }
         return k;
+}
+
+void removals_free_all(Manager *m) {
+        while (m->held_removals)
+                removal_free(m->held_removals);
 }

@@ -3,7 +3,8 @@
 
 /* Taking a group back from its lease, the way an admin does kill -15 then kill -9: ask the holder
  * (ReleaseRequested) and wait up to a deadline; then give up (soft) or kill every holder (hard);
- * or kill at once (kill); or refuse (fail). Only then is the group moved back to the host. */
+ * or kill at once (kill); or refuse (fail). Only then is the group moved back to the host. A group
+ * on vfio without a lease that processes hold open gets the same, with nobody to ask. */
 
 #include "assign.h"
 
@@ -34,3 +35,4 @@ void remove_lease_ended(Manager *m, Removal *r);
 
 /* At exit: forget pending removals (their callers get no reply). */
 void removal_free(Removal *r);
+void removals_free_all(Manager *m);

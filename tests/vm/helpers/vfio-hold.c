@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vfio-hold: a VFIO user for the VM tests. Opens a group the legacy way (container, group,
  * Type1v2, device fds), says "ready" on stdout, and holds everything until it is killed. Holding a device fd is what
- * makes the kernel's unbind block and what keeps host drivers off the group's hotplugged devices. */
+ * makes the kernel's unbind block and what keeps host drivers off the group's hotplugged devices.
+ * With --close-group it closes its group fd once it has the device fds: the device fds keep the
+ * group open in the kernel, but no fd of the process names the group any more (an
+ * anon_inode:[vfio-device] fd does not say whose device it is). */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,10 +23,15 @@ static int fail(const char *what) {
 int main(int argc, char *argv[]) {
         struct vfio_group_status status = { .argsz = sizeof(status) };
         char path[64];
-        int container, group;
+        int container, group, close_group = 0;
 
+        if (argc > 1 && strcmp(argv[1], "--close-group") == 0) {
+                close_group = 1;
+                argv++;
+                argc--;
+        }
         if (argc < 2) {
-                fprintf(stderr, "Usage: vfio-hold GROUP [DEVICE...]\n");
+                fprintf(stderr, "Usage: vfio-hold [--close-group] GROUP [DEVICE...]\n");
                 return 2;
         }
         container = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
@@ -46,6 +54,8 @@ int main(int argc, char *argv[]) {
         for (int i = 2; i < argc; i++)
                 if (ioctl(group, VFIO_GROUP_GET_DEVICE_FD, argv[i]) < 0)
                         return fail(argv[i]);
+        if (close_group)
+                close(group);
 
         printf("ready\n");
         fflush(stdout);

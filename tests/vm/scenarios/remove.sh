@@ -101,7 +101,8 @@ nic=$(pci_find 0x8086 0x10d3 | tail -n1)
 nic_group=$(group_of "$nic")
 run_cli 0 "worker: assign the e1000e's group $nic_group" assign "$nic_group"
 lease_with worker --hold 600
-"$VFIOD_PUBLIC/bin/vfio-hold" "$nic_group" "$nic" > /tmp/nic-hold.out 2>&1 &
+# (--close-group: a vfio-hold that names the group would meet the remove policy, not the worker.)
+"$VFIOD_PUBLIC/bin/vfio-hold" --close-group "$nic_group" "$nic" > /tmp/nic-hold.out 2>&1 &
 nic_holder=$!
 check "worker: vfio-hold holds $nic" wait_for 20 grep -q ready /tmp/nic-hold.out
 "$VFIOCTL" unassign "$nic_group" > /tmp/nic-unassign.out 2>&1 &

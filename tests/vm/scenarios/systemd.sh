@@ -244,9 +244,16 @@ check "kept: the holder leaving ends the lease after the restart" wait_for 15 st
 restart_with_lease released
 out=$(busctl --system call org.vfiod1 "$LEASE" org.vfiod1.Lease Release 2>&1)
 check_eq "released: Release() after the restart" "" "$out"
-check "released: the lease ends" wait_for 15 state_is "$group" vfio
+# The holder still has the fds: the lease stays, releasing, and keeps doing so across a restart
+# although its owner is still on the bus.
+check_eq "released: the holder keeps the group releasing" releasing "$(group_state "$group")"
+check_eq "released: the lease is releasing" 's "releasing"' "$(lease_prop "$LEASE" State)"
+check "released: systemctl restart" systemctl restart "$VFIOD_UNIT"
+check_eq "released: after the restart still releasing" releasing "$(group_state "$group")"
+check_eq "released: the same lease, releasing" 's "releasing"' "$(lease_prop "$LEASE" State)"
 kill "$HOLDER"
 wait "$HOLDER" 2>/dev/null
+check "released: the lease ends once the holder is gone" wait_for 15 state_is "$group" vfio
 
 run_cli 0 "unassign group $group" unassign "$group"
 check "back on the host" wait_for 20 on_host

@@ -20,7 +20,8 @@ stop_vfiod
 start_vfiod --write-timeout=4 || { done_testing; exit; }
 check_eq "after the restart the group is vfio" vfio "$(group_state "$group")"
 
-"$VFIOD_PUBLIC/bin/vfio-hold" "$group" "$edu" > /tmp/holder.out 2>&1 &
+# It closes its group fd: a holder that names the group would meet the remove policy first.
+"$VFIOD_PUBLIC/bin/vfio-hold" --close-group "$group" "$edu" > /tmp/holder.out 2>&1 &
 holder=$!
 check "a process holds $edu" wait_for 20 grep -q ready /tmp/holder.out
 

@@ -1,0 +1,147 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# vm-tiers: stock iommufd
+# vm-timeout: 300
+#
+# A group stays guarded while anything holds it. A Release() that comes while processes still
+# hold the group's fds (a command's child that outlived it) leaves the lease "releasing": nobody
+# else gets the group, and the lease ends only when the last holder lets go. An Unassign of such a
+# group applies its mode to those holders (soft waits and gives up, kill kills them, and only them);
+# so does one of a group on vfio without a lease that a process opened itself.
+
+. "$VFIOD_SRC/tests/vm/lib.sh"
+
+client="/usr/bin/python3 $VFIOD_PUBLIC/helpers/lease-client.py"
+edu=$(pci_find 0x1234 0x11e8 | head -n1)
+group=$(group_of "$edu")
+on_host() { [ "$(group_state "$group")" = host ] && ! endpoints_on "$group" vfio-pci && [ -z "$(driver_of "$edu")" ]; }
+lease_prop() { busctl --system get-property org.vfiod1 "$1" org.vfiod1.Lease "$2" 2>&1; }
+state_is() { [ "$(group_state "$group")" = "$1" ]; }
+lease_of_group() { group_prop "$group" Lease | sed -n 's/^o "\(.*\)"$/\1/p'; }
+# gone PID: dead, or a zombie nobody reaped (the guest's init may not).
+gone() { ! kill -0 "$1" 2>/dev/null || [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = Z ]; }
+
+# nobody may acquire the group: its Acquire then meets the group's state, not a refusal.
+sysconfdir=$(sed -n 's/^#define VFIOD_SYSCONFDIR "\(.*\)"$/\1/p' "$VFIOD_BUILD/config.h")
+for dir in /etc/vfiod ${sysconfdir:+"$sysconfdir/vfiod"}; do
+    mkdir -p "$dir"
+    cat > "$dir/vfiod.json" <<EOF
+{ "rules": [ {"users": ["nobody"], "targets": ["$group"], "actions": ["acquire"]} ] }
+EOF
+done
+
+# A process that has nothing to do with any of it, and must survive every kill.
+sleep 3600 &
+bystander=$!
+
+start_vfiod --write-timeout=60 || { done_testing; exit; }
+run_cli 0 "assign group $group" assign "$group"
+
+# outlive NAME: vfioctl acquire runs a command that leaves a child behind with the fds, and
+# releases when the command exits. Sets CHILD, LEASE.
+outlive() {
+    local name=$1
+    "$VFIOCTL" acquire "$group" -- sh -c 'sleep 600 & echo $! > /tmp/child.pid' > "/tmp/$name.out" 2>&1
+    check_eq "$name: vfioctl acquire exits 0 with its command" 0 "$?" || diag "$(cat "/tmp/$name.out")"
+    CHILD=$(cat /tmp/child.pid)
+    LEASE=$(lease_of_group)
+    check "$name: the command's child lives on with the fds" kill -0 "$CHILD"
+}
+
+# --- 1. Release while a child holds the fds: the lease stays releasing until the child exits.
+outlive outlive
+check_eq "outlive: released, yet the group stays releasing" releasing "$(group_state "$group")"
+check_eq "outlive: the lease is still there, releasing" 's "releasing"' "$(lease_prop "$LEASE" State)"
+expect_in "outlive: Group.Holders names the child" "$(group_prop "$group" Holders)" "$CHILD"
+out=$(run_as_user nobody $client "$group" 2>&1)
+expect_in "outlive: another user's Acquire meanwhile: GroupBusy" "$out" "org.vfiod1.Error.GroupBusy"
+out=$($client "$group" 2>&1)
+expect_in "outlive: root's Acquire meanwhile: GroupBusy" "$out" "org.vfiod1.Error.GroupBusy"
+sleep 2
+check_eq "outlive: two seconds on, still releasing" releasing "$(group_state "$group")"
+kill "$CHILD"
+check "outlive: the lease ends once the child is gone" wait_for 10 state_is vfio
+check_eq "outlive: Group.Lease is empty again" 'o "/"' "$(group_prop "$group" Lease)"
+out=$(run_as_user nobody $client "$group" 2>&1)
+expect_in "outlive: now the other user gets the group" "$out" "lease /org/vfiod1/lease/"
+check "outlive: and its lease ends with it" wait_for 10 state_is vfio
+
+# --- 2. An Unassign of a released, still held group applies its mode to the holders.
+outlive soft
+check_eq "soft: releasing" releasing "$(group_state "$group")"
+run_cli 6 "soft unassign while the child holds the group: Timeout, exit 6" unassign "$group" --mode soft --timeout 2
+check_eq "soft timeout: the group is still releasing (the lease was released)" releasing "$(group_state "$group")"
+check_eq "soft timeout: the lease is still releasing" 's "releasing"' "$(lease_prop "$LEASE" State)"
+check "soft timeout: the child lives" kill -0 "$CHILD"
+check "soft timeout: still on vfio-pci" endpoints_on "$group" vfio-pci
+run_cli 4 "fail mode: GroupBusy, exit 4" unassign "$group" --mode fail
+run_cli 0 "kill mode: the child is killed and the group goes: exit 0" unassign "$group" --mode kill
+check "kill: the child was killed" wait_for 5 gone "$CHILD"
+check "kill: the group is on the host" on_host
+check "the bystander lives" kill -0 "$bystander"
+
+# --- 3. A soft Unassign that waits while the child holds on ends well when the child exits.
+run_cli 0 "assign group $group again" assign "$group"
+outlive patient
+"$VFIOCTL" unassign "$group" --mode soft --timeout 30 > /tmp/patient-unassign.out 2>&1 &
+unassign=$!
+sleep 2
+check "patient: the soft unassign waits" kill -0 "$unassign"
+kill "$CHILD"
+wait "$unassign"
+check_eq "patient: it ends well once the child is gone: exit 0" 0 "$?" || diag "$(cat /tmp/patient-unassign.out)"
+check "patient: the group is on the host" on_host
+
+# --- 4. A group on vfio without a lease that a process holds open (root's own VFIO user, which
+# opened the group itself): unbinding would block in the kernel, so Unassign applies its mode to
+# that process, with nobody to ask.
+# held NAME: assign, start vfio-hold on the group and the edu. Sets HELD.
+held() {
+    run_cli 0 "$1: assign group $group" assign "$group"
+    "$VFIOD_PUBLIC/bin/vfio-hold" "$group" "$edu" > "/tmp/$1.out" 2>&1 &
+    HELD=$!
+    check "$1: vfio-hold holds the group" wait_for 20 grep -q ready "/tmp/$1.out"
+}
+held held
+expect_in "held: Group.Holders names it" "$(group_prop "$group" Holders)" "$HELD"
+run_cli 4 "held: fail mode: GroupBusy, exit 4" unassign "$group" --mode fail
+expect_in "held: the message names the holder" "$CLI_ERR" "pid $HELD (vfio-hold)"
+check_eq "held: fail: still vfio" vfio "$(group_state "$group")"
+run_cli 6 "held: soft unassign: Timeout, exit 6" unassign "$group" --mode soft --timeout 2
+expect_in "held: the Timeout names the holder" "$CLI_ERR" "pid $HELD (vfio-hold)"
+check_eq "held: soft timeout: still vfio" vfio "$(group_state "$group")"
+check "held: soft timeout: the holder lives" kill -0 "$HELD"
+check "held: soft timeout: still on vfio-pci" endpoints_on "$group" vfio-pci
+"$VFIOCTL" unassign "$group" --mode soft --timeout 60 > /tmp/held-unassign.out 2>&1 &
+unassign=$!
+check "held: a soft unassign waits, the group releasing" wait_for 10 state_is releasing
+out=$($client "$group" 2>&1)
+expect_in "held: Acquire meanwhile: GroupBusy" "$out" "org.vfiod1.Error.GroupBusy"
+run_cli 4 "held: a second unassign meanwhile: GroupBusy, exit 4" unassign "$group"
+expect_in "held: it says the group is being taken back" "$CLI_ERR" "being taken back"
+kill "$HELD"
+wait "$HELD" 2>/dev/null
+wait "$unassign"
+check_eq "held: the soft unassign ends well once the holder is gone: exit 0" 0 "$?" ||
+    diag "$(cat /tmp/held-unassign.out)"
+check "held: the group is on the host" on_host
+
+held hard
+run_cli 0 "hard: unassign kills the holder after the timeout: exit 0" unassign "$group" --mode hard --timeout 2
+check "hard: vfio-hold was killed" wait_for 5 gone "$HELD"
+check "hard: the group is on the host" on_host
+wait "$HELD" 2>/dev/null
+
+held killed
+start=$(date +%s)
+run_cli 0 "kill: unassign kills the holder at once: exit 0" unassign "$group" --mode kill
+check "kill: no waiting (under 10 s)" test $(($(date +%s) - start)) -lt 10
+check "kill: vfio-hold was killed" wait_for 5 gone "$HELD"
+check "kill: the group is on the host" on_host
+wait "$HELD" 2>/dev/null
+check "the bystander lives on" kill -0 "$bystander"
+
+kill "$bystander"
+stop_vfiod
+check_eq "vfiod exits 0 on SIGTERM" 0 "$VFIOD_STATUS"
+done_testing
