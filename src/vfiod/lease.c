@@ -206,6 +206,18 @@ void lease_end_then(Lease *l, const char *reason, lease_freed_t done, void *user
         lease_group_freed(m, &ending);
 }
 
+int group_held_unnamed(Manager *m, uint32_t group) {
+        Lease *l = manager_lease_of_group(m, group);
+        int r;
+
+        if (l && l->group_fd >= 0)
+                return 0; /* restored with our own copy (older versions kept one): it would answer */
+        r = vfio_group_held(m->dev_root, group);
+        if (r < 0)
+                log_debug_errno(r, "Cannot ask the kernel whether IOMMU group %" PRIu32 " is held: %m", group);
+        return r > 0;
+}
+
 static bool lease_has_holders(Lease *l) {
         _cleanup_strv_free_ char **paths = NULL;
         _cleanup_(holders_freep) Holder *holders = NULL;
@@ -217,7 +229,18 @@ static bool lease_has_holders(Lease *l) {
                 return false;
         if (holders_scan(m->proc_root, paths, n_paths, &holders, &n) < 0)
                 return true; /* cannot tell: keep the lease rather than lose track of fds */
-        return n > 0;
+        if (n > 0)
+                return true;
+        /* Nothing names the group; the kernel may still know better (a device fd or a BAR mapping
+         * kept without the group fd, fds in flight in a socket). */
+        if (!group_held_unnamed(m, l->group))
+                return false;
+        if (!l->held_unnamed)
+                log_notice("IOMMU group %" PRIu32
+                           " of lease %u is held by something vfiod cannot name; the lease stays.",
+                           l->group, l->id);
+        l->held_unnamed = true;
+        return true;
 }
 
 static int on_holder_timer(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -455,8 +478,8 @@ int lease_acquire(Manager *m, Group *g, const AcquireRequest *req, Lease **ret, 
         m->leases[m->n_leases++] = l;
         g->lease = l->id;
         inventory_set_group_state(m->inventory, g, GROUP_LEASED);
-        /* What a restarted daemon needs to take the lease back. */
-        lease_store_push_fd("lease-group", l->id, l->group_fd);
+        /* What a restarted daemon needs to take the lease back (not the group fd: the client's
+         * copy is the group's only open file, so that the kernel can say when nobody holds it). */
         lease_store_push_fd("lease-pidfd", l->id, l->pidfd);
         lease_store_save(m);
         if (m->bus && lease_bus_path(l, &path) >= 0)
@@ -568,9 +591,10 @@ void leases_watch_restored_owners(Manager *m) {
         }
 }
 
-void lease_drop_device_fds(Lease *l) {
+void lease_drop_client_fds(Lease *l) {
         for (size_t i = 0; i < l->n_devices; i++)
                 l->device_fds[i] = safe_close(l->device_fds[i]);
+        l->group_fd = safe_close(l->group_fd);
 }
 
 void leases_free_all(Manager *m) {

@@ -56,6 +56,7 @@ typedef struct Lease {
         struct OwnerWatch *owner_watch; /* until the owner leaves the bus */
         bool restored; /* taken back by a restarted daemon */
         bool released; /* Release() came while processes held the group: waiting for them */
+        bool held_unnamed; /* the kernel said held with no process naming the group (logged once) */
         sd_event_source *holder_timer; /* owner gone or released: waiting for the holders to let go */
         struct Removal *removal; /* an Unassign waiting for this lease to end */
 } Lease;
@@ -108,9 +109,14 @@ void lease_end(Lease *l, const char *reason);
 void lease_end_then(Lease *l, const char *reason, lease_freed_t done, void *userdata);
 
 /* After the client has its copies: an open cdev, even unbound, would make the kernel's removal of
- * the device (hot-unplug, unbind) wait for the daemon, which can never be asked to let go. The
- * holder scan still finds the client's copies by path. */
-void lease_drop_device_fds(Lease *l);
+ * the device (hot-unplug, unbind) wait for the daemon, which can never be asked to let go; and
+ * while the daemon kept a group fd, the group would be open for as long, and the kernel could
+ * never say that nobody else holds it. The holder scan still finds the client's copies by path. */
+void lease_drop_client_fds(Lease *l);
+
+/* Whether the kernel says something holds the group although no process names it (see
+ * vfio_group_held()); 0 when it cannot tell (a restored lease with the daemon's own group fd). */
+int group_held_unnamed(Manager *m, uint32_t group);
 
 Lease *manager_get_lease(Manager *m, unsigned id);
 Lease *manager_lease_of_group(Manager *m, uint32_t group);

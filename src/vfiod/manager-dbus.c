@@ -166,7 +166,7 @@ static void pending_call_run(Manager *m, PendingCall *p) {
                         r = reply_lease(p->message, l);
                         if (r < 0)
                                 log_warning_errno(r, "Cannot send lease %u to its owner: %m", l->id);
-                        lease_drop_device_fds(l);
+                        lease_drop_client_fds(l);
                         pending_call_free(p);
                         return;
                 }

@@ -175,6 +175,7 @@ static int on_kill_poll(sd_event_source *s, uint64_t usec, void *userdata) {
         Removal *r = userdata;
         Manager *m = r->manager;
         Lease *l = NULL;
+        bool unnamed;
         int found, k;
 
         if (r->lease != 0) {
@@ -183,7 +184,10 @@ static int on_kill_poll(sd_event_source *s, uint64_t usec, void *userdata) {
                         return 0;
         }
         found = kill_holders(r, l);
-        if (found == 0) {
+        /* Only what was found holding the group is killed; what the kernel says holds it besides
+         * is waited for, never guessed at. */
+        unnamed = found == 0 && group_held_unnamed(m, r->group);
+        if (found == 0 && !unnamed) {
                 if (l)
                         lease_end(l, "its holders were killed");
                 else
@@ -192,9 +196,17 @@ static int on_kill_poll(sd_event_source *s, uint64_t usec, void *userdata) {
         }
         if (usec - r->kill_started > KILL_WAIT_USEC) {
                 _cleanup_free_ char *message = NULL;
-                (void) set_error_message(&message, -ETIMEDOUT,
-                                         "The holders of IOMMU group %" PRIu32 " did not die within %d s.", r->group,
-                                         KILL_WAIT_USEC / 1000000);
+                if (unnamed)
+                        (void) set_error_message(&message, -ETIMEDOUT,
+                                                 "IOMMU group %" PRIu32 " is still held by something vfiod cannot name "
+                                                 "(a VFIO device fd or mapping without the group fd, or fds in flight "
+                                                 "in a socket); nothing else was killed.",
+                                                 r->group);
+                else
+                        (void) set_error_message(&message, -ETIMEDOUT,
+                                                 "The holders of IOMMU group %" PRIu32 " did not die within %d s.",
+                                                 r->group, KILL_WAIT_USEC / 1000000);
+                log_notice("%s", message);
                 removal_fail(r, l, -ETIMEDOUT, message);
                 return 0;
         }
@@ -272,7 +284,7 @@ static int on_held_poll(sd_event_source *s, uint64_t usec, void *userdata) {
         int k;
 
         k = scan_group_holders(r->manager, r->group, &holders, &n);
-        if (k >= 0 && n == 0) {
+        if (k >= 0 && n == 0 && !group_held_unnamed(r->manager, r->group)) {
                 removal_held_let_go(r);
                 return 0;
         }
@@ -288,7 +300,7 @@ static int on_held_poll(sd_event_source *s, uint64_t usec, void *userdata) {
                         removal_fail(r, NULL, k, "Cannot kill the holders.");
                 return 0;
         }
-        names = holders_describe(holders, n);
+        names = n > 0 ? holders_describe(holders, n) : strdup("something vfiod cannot name");
         (void) set_error_message(&message, -ETIMEDOUT,
                                  "IOMMU group %" PRIu32 " is still held open by %s after %" PRIu64
                                  " s; nothing changed.",
@@ -315,9 +327,11 @@ static int remove_held_start(Manager *m, Group *g, RemoveMode mode, uint64_t tim
         k = scan_group_holders(m, g->id, &holders, &n);
         if (k < 0)
                 log_warning_errno(k, "Cannot tell what holds IOMMU group %" PRIu32 ": %m", g->id);
-        if (k < 0 || n == 0)
+        if (k < 0 || (n == 0 && !group_held_unnamed(m, g->id)))
                 return 0;
-        names = holders_describe(holders, n);
+        names = n > 0 ? holders_describe(holders, n)
+                      : strdup("something vfiod cannot name (a VFIO device fd or mapping without the group fd, "
+                               "or fds in flight in a socket)");
         if (mode == REMOVE_FAIL)
                 return set_error_message(ret_message, -EBUSY, "IOMMU group %" PRIu32 " is held open by %s.", g->id,
                                          strempty(names));

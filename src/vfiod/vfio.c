@@ -81,6 +81,23 @@ int vfio_open_group(const char *dev_root, uint32_t group) {
         return TAKE_FD(fd);
 }
 
+int vfio_group_held(const char *dev_root, uint32_t group) {
+        _cleanup_free_ char *path = NULL;
+        _cleanup_close_ int fd = -EBADF;
+
+        if (asprintf(&path, "%s/vfio/%u", dev_root, group) < 0)
+                return -ENOMEM;
+        /* Non-blocking: whatever the node turned out to be, the open must not wait. */
+        fd = open(path, O_RDWR | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0 && errno == EBUSY)
+                return 1;
+        if (fd < 0 && errno == ENOENT)
+                return 0; /* no node: no device of the group on vfio */
+        if (fd < 0)
+                return negative_errno();
+        return 0; /* ours for a moment; closing it lets go of the group again */
+}
+
 /* Grant mode changes the owner and mode of /dev/vfio/N through an O_PATH fd of what fstat showed to
  * be a character device, never by path again (a name can be swapped between a check and a use). */
 int vfio_group_node_set_owner(const char *dev_root, uint32_t group, uid_t uid) {

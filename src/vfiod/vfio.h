@@ -34,6 +34,14 @@ int vfio_open_container(const char *dev_root);
 /* /dev/vfio/N: -EBUSY when somebody else has it open, -EXDEV when the group is not viable. */
 int vfio_open_group(const char *dev_root, uint32_t group);
 
+/* Whether anything holds group GROUP open, as the kernel sees it: an open of /dev/vfio/N answers
+ * EBUSY while a group fd is open anywhere (each legacy device fd, and a BAR mapped from one, keeps
+ * the group's file open; so does an fd in flight in a socket) or, from 6.6 on, while one of its
+ * devices' cdevs is bound to an iommufd. 1 held, 0 not (the open succeeded and was closed at
+ * once, or there is no node), or -errno. Blind to a cdev opened but not bound, and to the
+ * caller's own group fds. */
+int vfio_group_held(const char *dev_root, uint32_t group);
+
 /* Grant mode: DEV_ROOT/vfio/GROUP becomes uid's with mode 0600 (uid 0: root's again), checked to be a
  * character device and changed through an fd, never by path. */
 int vfio_group_node_set_owner(const char *dev_root, uint32_t group, uid_t uid);

@@ -2,9 +2,11 @@
 /* vfio-hold: a VFIO user for the VM tests. Opens a group the legacy way (container, group,
  * Type1v2, device fds), says "ready" on stdout, and holds everything until it is killed. Holding a device fd is what
  * makes the kernel's unbind block and what keeps host drivers off the group's hotplugged devices.
- * With --close-group it closes its group fd once it has the device fds: the device fds keep the
- * group open in the kernel, but no fd of the process names the group any more (an
- * anon_inode:[vfio-device] fd does not say whose device it is). */
+ *   --group-fd N   use the group fd N it was given (by vfioctl acquire, in a container already) instead
+ *                  of opening the group and a container itself
+ *   --close-group  close the group fd (and a container it opened) once it has the device fds: the
+ *                  device fds keep the group open in the kernel, but no fd of the process names the
+ *                  group any more (an anon_inode:[vfio-device] fd does not say whose device it is) */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,42 +22,60 @@ static int fail(const char *what) {
         return 1;
 }
 
-int main(int argc, char *argv[]) {
+/* Opens GROUP and a Type1v2 container for it; returns the group fd, the container in *container. */
+static int open_group(const char *name, int *container) {
         struct vfio_group_status status = { .argsz = sizeof(status) };
         char path[64];
-        int container, group, close_group = 0;
+        int group;
 
-        if (argc > 1 && strcmp(argv[1], "--close-group") == 0) {
-                close_group = 1;
-                argv++;
-                argc--;
-        }
-        if (argc < 2) {
-                fprintf(stderr, "Usage: vfio-hold [--close-group] GROUP [DEVICE...]\n");
-                return 2;
-        }
-        container = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
-        if (container < 0)
-                return fail("open /dev/vfio/vfio");
-        snprintf(path, sizeof(path), "/dev/vfio/%s", argv[1]);
+        *container = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
+        if (*container < 0)
+                return -fail("open /dev/vfio/vfio");
+        snprintf(path, sizeof(path), "/dev/vfio/%s", name);
         group = open(path, O_RDWR | O_CLOEXEC);
         if (group < 0)
-                return fail(path);
+                return -fail(path);
         if (ioctl(group, VFIO_GROUP_GET_STATUS, &status) < 0)
-                return fail("VFIO_GROUP_GET_STATUS");
+                return -fail("VFIO_GROUP_GET_STATUS");
         if (!(status.flags & VFIO_GROUP_FLAGS_VIABLE)) {
-                fprintf(stderr, "vfio-hold: group %s is not viable\n", argv[1]);
-                return 1;
+                fprintf(stderr, "vfio-hold: group %s is not viable\n", name);
+                return -1;
         }
-        if (ioctl(group, VFIO_GROUP_SET_CONTAINER, &container) < 0)
-                return fail("VFIO_GROUP_SET_CONTAINER");
-        if (ioctl(container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU) < 0)
-                return fail("VFIO_SET_IOMMU");
-        for (int i = 2; i < argc; i++)
+        if (ioctl(group, VFIO_GROUP_SET_CONTAINER, container) < 0)
+                return -fail("VFIO_GROUP_SET_CONTAINER");
+        if (ioctl(*container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU) < 0)
+                return -fail("VFIO_SET_IOMMU");
+        return group;
+}
+
+int main(int argc, char *argv[]) {
+        int container = -1, group = -1, close_group = 0, i = 1;
+
+        for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++)
+                if (strcmp(argv[i], "--close-group") == 0)
+                        close_group = 1;
+                else if (strcmp(argv[i], "--group-fd") == 0 && i + 1 < argc)
+                        group = atoi(argv[++i]);
+                else
+                        break;
+        if (group < 0 && i >= argc) {
+                fprintf(stderr, "Usage: vfio-hold [--close-group] GROUP [DEVICE...]\n"
+                                "       vfio-hold [--close-group] --group-fd N [DEVICE...]\n");
+                return 2;
+        }
+        if (group < 0) {
+                group = open_group(argv[i++], &container);
+                if (group < 0)
+                        return 1;
+        }
+        for (; i < argc; i++)
                 if (ioctl(group, VFIO_GROUP_GET_DEVICE_FD, argv[i]) < 0)
                         return fail(argv[i]);
-        if (close_group)
+        if (close_group) {
                 close(group);
+                if (container >= 0)
+                        close(container);
+        }
 
         printf("ready\n");
         fflush(stdout);

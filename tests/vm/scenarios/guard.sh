@@ -141,6 +141,52 @@ check "kill: the group is on the host" on_host
 wait "$HELD" 2>/dev/null
 check "the bystander lives on" kill -0 "$bystander"
 
+# --- 5. Holders that hide: a child keeps only a legacy device fd (the group fd and the container
+# closed), which names no group. The kernel still has the group open: the released lease stays,
+# and a hard Unassign kills nobody and ends with Timeout, not Wedged.
+hold_device_only() { # NAME: a lease whose command leaves vfio-hold behind with a device fd only
+    "$VFIOCTL" acquire --interface group "$group" -- sh -c \
+        "$VFIOD_PUBLIC/bin/vfio-hold --close-group --group-fd \$VFIOD_FD_GROUP $edu > /tmp/$1.hold 2>&1 & echo \$! > /tmp/child.pid" \
+        > "/tmp/$1.out" 2>&1
+    check_eq "$1: vfioctl acquire exits 0 with its command" 0 "$?" || diag "$(cat "/tmp/$1.out")"
+    CHILD=$(cat /tmp/child.pid)
+    check "$1: the child holds a device fd and nothing else of the group" wait_for 20 grep -q ready "/tmp/$1.hold"
+    diag "$1: the child's fds: $(ls -l "/proc/$CHILD/fd" 2>&1 | grep -o -e 'vfio.*' -e 'anon_inode.*' | tr '\n' ' ')"
+}
+run_cli 0 "hidden: assign group $group" assign "$group"
+hold_device_only hidden
+check_eq "hidden: the released lease stays releasing" releasing "$(group_state "$group")"
+sleep 2
+check_eq "hidden: two seconds on, still releasing" releasing "$(group_state "$group")"
+out=$(run_as_user nobody $client "$group" 2>&1)
+expect_in "hidden: another user's Acquire meanwhile: GroupBusy" "$out" "org.vfiod1.Error.GroupBusy"
+start=$(date +%s)
+run_cli 6 "hidden: a hard unassign kills nobody: Timeout, exit 6" unassign "$group" --mode hard --timeout 1
+diag "hidden: it took $(($(date +%s) - start)) s: $CLI_ERR"
+expect_in "hidden: the error says what it cannot name" "$CLI_ERR" "cannot name"
+check "hidden: the child lives" kill -0 "$CHILD"
+check_eq "hidden: the group is not wedged but still releasing" releasing "$(group_state "$group")"
+check "hidden: still on vfio-pci" endpoints_on "$group" vfio-pci
+kill "$CHILD"
+check "hidden: the lease ends once the child is gone" wait_for 10 state_is vfio
+run_cli 0 "hidden: now the unassign succeeds" unassign "$group"
+check "hidden: the group is on the host" on_host
+
+# The same without a lease: root's vfio-hold with only a device fd.
+run_cli 0 "hidden root: assign group $group" assign "$group"
+"$VFIOD_PUBLIC/bin/vfio-hold" --close-group "$group" "$edu" > /tmp/hidden-root.out 2>&1 &
+HELD=$!
+check "hidden root: vfio-hold holds a device fd only" wait_for 20 grep -q ready /tmp/hidden-root.out
+run_cli 4 "hidden root: fail mode: GroupBusy, exit 4" unassign "$group" --mode fail
+expect_in "hidden root: it says what it cannot name" "$CLI_ERR" "cannot name"
+run_cli 6 "hidden root: a kill unassign kills nobody: Timeout, exit 6" unassign "$group" --mode kill
+check "hidden root: vfio-hold lives" kill -0 "$HELD"
+check_eq "hidden root: the group is vfio again, not wedged" vfio "$(group_state "$group")"
+kill "$HELD"
+wait "$HELD" 2>/dev/null
+run_cli 0 "hidden root: once it is gone the unassign succeeds" unassign "$group"
+check "hidden root: the group is on the host" on_host
+
 kill "$bystander"
 stop_vfiod
 check_eq "vfiod exits 0 on SIGTERM" 0 "$VFIOD_STATUS"

@@ -1,10 +1,14 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# vm-tiers: stock
+# vm-tiers: iommufd
 #
-# A kernel write that blocks (unbinding vfio-pci while a process holds a device fd) must not block
-# the daemon: past the deadline the group is "wedged", the caller is told, every other request is
-# served, and when the holder lets go the move completes by itself.
+# A kernel write that blocks must not block the daemon: past the deadline the group is "wedged",
+# the caller is told, every other request is served, and when the holder lets go the move
+# completes by itself. The holder is one that neither /proc nor the kernel's group open shows: a
+# VFIO cdev opened but never bound to an iommufd (which keeps vfio-pci's unbind waiting, but not
+# the group open), parked in flight in a socket so that no process has it in its fd table. Any
+# holder that can be seen meets the remove policy first (guard.sh); on 6.1 (no cdevs) every holder
+# that can make the unbind wait keeps the group open, so there this cannot happen.
 
 . "$VFIOD_SRC/tests/vm/lib.sh"
 
@@ -20,10 +24,18 @@ stop_vfiod
 start_vfiod --write-timeout=4 || { done_testing; exit; }
 check_eq "after the restart the group is vfio" vfio "$(group_state "$group")"
 
-# It closes its group fd: a holder that names the group would meet the remove policy first.
-"$VFIOD_PUBLIC/bin/vfio-hold" --close-group "$group" "$edu" > /tmp/holder.out 2>&1 &
+cdev=/dev/vfio/devices/$(ls "/sys/bus/pci/devices/$edu/vfio-dev")
+/usr/bin/python3 -c '
+import os, socket, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR)
+parked, _ = socket.socketpair()
+socket.send_fds(parked, [b"x"], [fd])
+os.close(fd)
+print("ready", flush=True)
+time.sleep(600)' "$cdev" > /tmp/holder.out 2>&1 &
 holder=$!
-check "a process holds $edu" wait_for 20 grep -q ready /tmp/holder.out
+check "a process has $cdev in flight in a socket" wait_for 20 grep -q ready /tmp/holder.out
+check "no fd of it names $cdev" sh -c "! ls -l /proc/$holder/fd | grep -q vfio"
 
 # Unassign has to unbind the held edu: the kernel blocks that write.
 "$VFIOCTL" unassign "$group" > /tmp/unassign.out 2>&1 &
