@@ -165,38 +165,44 @@ static int parse_reserved_regions(sd_bus_message *m, void *userdata) {
         return sd_bus_message_exit_container(m);
 }
 
-static void group_free_holders(VfiodGroup *g) {
-        FOREACH_ARRAY(i, g->holders, g->n_holders)
+/* Holders and HolderCandidates are read through HolderArray: the layouts must agree. */
+typedef struct HolderArray {
+        VfiodHolder *items;
+        size_t n;
+} HolderArray;
+
+static void holder_array_free(HolderArray *a) {
+        FOREACH_ARRAY(i, a->items, a->n)
                 free(i->comm);
-        g->holders = mfree(g->holders);
-        g->n_holders = 0;
+        a->items = mfree(a->items);
+        a->n = 0;
 }
 
 static int parse_holders(sd_bus_message *m, void *userdata) {
-        VfiodGroup *g = userdata;
+        HolderArray *a = userdata;
         size_t allocated = 0;
         const char *comm;
         uint32_t pid;
         int r;
 
-        group_free_holders(g);
+        holder_array_free(a);
 
         r = sd_bus_message_enter_container(m, 'a', "(us)");
         if (r < 0)
                 return r;
         while ((r = sd_bus_message_read(m, "(us)", &pid, &comm)) > 0) {
-                VfiodHolder *holders, *h;
+                VfiodHolder *items, *h;
 
-                holders = grow_array(g->holders, &allocated, g->n_holders + 1, sizeof(VfiodHolder));
-                if (!holders)
+                items = grow_array(a->items, &allocated, a->n + 1, sizeof(VfiodHolder));
+                if (!items)
                         return -ENOMEM;
-                g->holders = holders;
-                h = &holders[g->n_holders];
+                a->items = items;
+                h = &items[a->n];
                 h->comm = strdup(comm);
                 if (!h->comm)
                         return -ENOMEM;
                 h->pid = pid;
-                g->n_holders++;
+                a->n++;
         }
         if (r < 0)
                 return r;
@@ -231,18 +237,21 @@ static int parse_iova_ranges(sd_bus_message *m, void *userdata) {
 
 #define FIELD(type, field) offsetof(type, field)
 
-static const PropertyMap group_properties[] = { { "Id", "u", parse_u32, FIELD(VfiodGroup, id), true },
-                                                { "State", "s", parse_string, FIELD(VfiodGroup, state), true },
-                                                { "Devices", "as", parse_strv, FIELD(VfiodGroup, devices), false },
-                                                { "Viable", "b", parse_bool, FIELD(VfiodGroup, viable), false },
-                                                { "ReservedRegions", "a(tts)", parse_reserved_regions, 0, false },
-                                                { "Lease", "o", parse_optional_path, FIELD(VfiodGroup, lease), false },
-                                                { "Holders", "a(us)", parse_holders, 0, false },
-                                                { "Persistent", "b", parse_bool, FIELD(VfiodGroup, persistent), false },
-                                                { "PersistentSkipped", "s", parse_string,
-                                                  FIELD(VfiodGroup, persistent_skipped), false },
-                                                { "Safety", "s", parse_string, FIELD(VfiodGroup, safety), false },
-                                                {} };
+static const PropertyMap group_properties[] = {
+        { "Id", "u", parse_u32, FIELD(VfiodGroup, id), true },
+        { "State", "s", parse_string, FIELD(VfiodGroup, state), true },
+        { "Devices", "as", parse_strv, FIELD(VfiodGroup, devices), false },
+        { "Viable", "b", parse_bool, FIELD(VfiodGroup, viable), false },
+        { "ReservedRegions", "a(tts)", parse_reserved_regions, 0, false },
+        { "Lease", "o", parse_optional_path, FIELD(VfiodGroup, lease), false },
+        { "Holders", "a(us)", parse_holders, FIELD(VfiodGroup, holders), false },
+        { "HeldUnnamed", "b", parse_bool, FIELD(VfiodGroup, held_unnamed), false },
+        { "HolderCandidates", "a(us)", parse_holders, FIELD(VfiodGroup, candidates), false },
+        { "Persistent", "b", parse_bool, FIELD(VfiodGroup, persistent), false },
+        { "PersistentSkipped", "s", parse_string, FIELD(VfiodGroup, persistent_skipped), false },
+        { "Safety", "s", parse_string, FIELD(VfiodGroup, safety), false },
+        {}
+};
 
 static const PropertyMap device_properties[] = { { "Address", "s", parse_string, FIELD(VfiodDevice, address), true },
                                                  { "Vendor", "q", parse_u16, FIELD(VfiodDevice, vendor), false },
@@ -256,6 +265,10 @@ static const PropertyMap device_properties[] = { { "Address", "s", parse_string,
                                                  { "NumaNode", "i", parse_i32, FIELD(VfiodDevice, numa_node), false },
                                                  {} };
 
+_Static_assert(offsetof(VfiodGroup, n_holders) - offsetof(VfiodGroup, holders) == offsetof(HolderArray, n),
+               "VfiodGroup.holders is not laid out as HolderArray");
+_Static_assert(offsetof(VfiodGroup, n_candidates) - offsetof(VfiodGroup, candidates) == offsetof(HolderArray, n),
+               "VfiodGroup.candidates is not laid out as HolderArray");
 /* The groups arrays are read through U32Array: the layouts must agree. */
 _Static_assert(offsetof(VfiodLeaseInfo, n_groups) - offsetof(VfiodLeaseInfo, groups) == offsetof(U32Array, n_values),
                "VfiodLeaseInfo.groups is not laid out as U32Array");
@@ -383,7 +396,8 @@ void vfiod_group_done(VfiodGroup *g) {
         strv_free(g->devices);
         group_free_reserved_regions(g);
         free(g->lease);
-        group_free_holders(g);
+        holder_array_free((HolderArray *) &g->holders);
+        holder_array_free((HolderArray *) &g->candidates);
         free(g->persistent_skipped);
         free(g->safety);
         free(g->members);

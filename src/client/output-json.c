@@ -133,14 +133,14 @@ static int reserved_regions_to_json(const VfiodGroup *g, json_object **ret) {
         return 0;
 }
 
-static int holders_to_json(const VfiodGroup *g, json_object **ret) {
+static int holder_list_to_json(const VfiodHolder *holders, size_t n, json_object **ret) {
         _cleanup_json_ json_object *a = json_object_new_array();
         int r;
 
         if (!a)
                 return -ENOMEM;
 
-        FOREACH_ARRAY(h, g->holders, g->n_holders) {
+        FOREACH_ARRAY(h, holders, n) {
                 _cleanup_json_ json_object *o = json_object_new_object();
 
                 if (!o)
@@ -153,6 +153,23 @@ static int holders_to_json(const VfiodGroup *g, json_object **ret) {
 
         *ret = TAKE_PTR(a);
         return 0;
+}
+
+/* "holders", "held_unnamed" and "candidates" of a group. */
+static int holders_to_json(const VfiodGroup *g, json_object *o) {
+        json_object *holders = NULL, *candidates = NULL;
+        int r;
+
+        r = holder_list_to_json(g->holders, g->n_holders, &holders);
+        if (r >= 0)
+                r = json_add(o, "holders", holders);
+        if (r >= 0)
+                r = json_add(o, "held_unnamed", json_object_new_boolean(g->held_unnamed));
+        if (r >= 0)
+                r = holder_list_to_json(g->candidates, g->n_candidates, &candidates);
+        if (r >= 0)
+                r = json_add(o, "candidates", candidates);
+        return r;
 }
 
 /* One document on stdout. Pretty, since people pipe it to less as often as programs parse it; no
@@ -232,7 +249,7 @@ static int container_to_json(const VfiodContainerInfo *c, json_object **ret) {
 
 int output_show_json(const VfiodGroup *group, const VfiodContainerInfo *container) {
         _cleanup_json_ json_object *o = NULL;
-        json_object *regions = NULL, *holders = NULL;
+        json_object *regions = NULL;
         int r;
 
         r = group_to_json(group, &o);
@@ -246,10 +263,7 @@ int output_show_json(const VfiodGroup *group, const VfiodContainerInfo *containe
         if (r < 0)
                 return r;
 
-        r = holders_to_json(group, &holders);
-        if (r < 0)
-                return r;
-        r = json_add(o, "holders", holders);
+        r = holders_to_json(group, o);
         if (r < 0)
                 return r;
 
@@ -314,7 +328,7 @@ static int lease_to_json(const VfiodLeaseInfo *l, json_object **ret) {
 
 int output_holders_json(const VfiodGroup *group, const VfiodLeaseInfo *lease) {
         _cleanup_json_ json_object *o = json_object_new_object();
-        json_object *holders = NULL, *l = NULL;
+        json_object *l = NULL;
         int r;
 
         if (!o)
@@ -323,10 +337,7 @@ int output_holders_json(const VfiodGroup *group, const VfiodLeaseInfo *lease) {
         r = json_add(o, "group", json_object_new_int64(group->id));
         if (r < 0)
                 return r;
-        r = holders_to_json(group, &holders);
-        if (r < 0)
-                return r;
-        r = json_add(o, "holders", holders);
+        r = holders_to_json(group, o);
         if (r < 0)
                 return r;
         if (lease) {

@@ -183,17 +183,26 @@ static void print_reserved_regions(const VfiodGroup *g) {
         }
 }
 
-static void print_holders(const VfiodGroup *g) {
-        print_label("Holders");
-        if (g->n_holders == 0) {
+static void print_holder_list(const char *label, const VfiodHolder *holders, size_t n) {
+        print_label(label);
+        if (n == 0) {
                 puts("none");
                 return;
         }
-        for (size_t i = 0; i < g->n_holders; i++) {
+        for (size_t i = 0; i < n; i++) {
                 if (i > 0)
                         print_continuation();
-                printf("%" PRIu32 " (%s)\n", g->holders[i].pid, strempty(g->holders[i].comm));
+                printf("%" PRIu32 " (%s)\n", holders[i].pid, strempty(holders[i].comm));
         }
+}
+
+static void print_holders(const VfiodGroup *g) {
+        print_holder_list("Holders", g->holders, g->n_holders);
+        if (!g->held_unnamed)
+                return;
+        print_label("Held unnamed");
+        puts("yes: the kernel says something holds the group that no process names");
+        print_holder_list("Candidates", g->candidates, g->n_candidates);
 }
 
 static void print_container(const VfiodContainerInfo *c) {
@@ -293,6 +302,19 @@ int output_holders_text(const VfiodGroup *group, const VfiodLeaseInfo *lease) {
                 printf("%-*s  COMMAND\n", pid_width, "PID");
                 FOREACH_ARRAY(h, group->holders, group->n_holders)
                         printf("%-*" PRIu32 "  %s\n", pid_width, h->pid, strempty(h->comm));
+        }
+
+        if (group->held_unnamed) {
+                printf("Group %" PRIu32 " is also held by something vfiod cannot name (a VFIO device fd or mapping "
+                       "without the group fd, or fds in flight in a socket).\n",
+                       group->id);
+                if (group->n_candidates == 0)
+                        printf("No process has VFIO device fds or mappings.\n");
+                else {
+                        printf("Candidates, with VFIO device fds or mappings of some group:\n");
+                        FOREACH_ARRAY(h, group->candidates, group->n_candidates)
+                                printf("%-*" PRIu32 "  %s\n", pid_width, h->pid, strempty(h->comm));
+                }
         }
 
         if (!lease)

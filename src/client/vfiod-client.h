@@ -144,6 +144,11 @@ typedef struct VfiodGroup {
         char *lease; /* NULL when the group has none (the property says "/") */
         VfiodHolder *holders;
         size_t n_holders;
+        /* The kernel says something holds the group that no process names (HeldUnnamed); then
+         * the processes with legacy VFIO device fds or mappings, any group's (HolderCandidates). */
+        bool held_unnamed;
+        VfiodHolder *candidates;
+        size_t n_candidates;
         bool persistent;
         char *persistent_skipped; /* "" unless its persistent assignment was skipped at start-up: why */
         char *safety; /* "" when safe to assign, else the reason */

@@ -108,23 +108,9 @@ static int property_get_lease(sd_bus *bus, const char *path, const char *interfa
         return sd_bus_message_append(reply, "o", p);
 }
 
-static int property_get_holders(sd_bus *bus, const char *path, const char *interface, const char *property,
-                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        _cleanup_strv_free_ char **paths = NULL;
-        _cleanup_(holders_freep) Holder *holders = NULL;
-        Manager *m = current_manager(bus);
-        size_t n_paths, n = 0;
-        int r = 0;
+static int append_holders(sd_bus_message *reply, const Holder *holders, size_t n) {
+        int r = sd_bus_message_open_container(reply, 'a', "(us)");
 
-        /* A group with no device on a vfio driver has neither node nor cdev to hold: no scan of
-         * /proc for it (most groups of a host are such, and the scan grows with every open fd). */
-        if (group_has_vfio_device(userdata))
-                r = group_holder_paths(m, userdata, &paths, &n_paths);
-        if (r >= 0 && paths)
-                r = holders_scan(m->proc_root, paths, n_paths, &holders, &n);
-        if (r < 0)
-                log_debug_errno(r, "Cannot scan for holders: %m");
-        r = sd_bus_message_open_container(reply, 'a', "(us)");
         if (r < 0)
                 return r;
         FOREACH_ARRAY(h, holders, n) {
@@ -133,6 +119,51 @@ static int property_get_holders(sd_bus *bus, const char *path, const char *inter
                         return r;
         }
         return sd_bus_message_close_container(reply);
+}
+
+static int property_get_holders(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        _cleanup_(holders_freep) Holder *holders = NULL;
+        Manager *m = current_manager(bus);
+        Group *g = userdata;
+        size_t n = 0;
+        int r = 0;
+
+        /* A group with no device on a vfio driver has neither node nor cdev to hold: no scan of
+         * /proc for it (most groups of a host are such, and the scan grows with every open fd). */
+        if (group_has_vfio_device(g))
+                r = group_scan_holders(m, g->id, &holders, &n);
+        if (r < 0)
+                log_debug_errno(r, "Cannot scan for holders: %m");
+        return append_holders(reply, holders, n);
+}
+
+/* Whether the group was last seen held by something no process names. The daemon asks the kernel
+ * only while it waits for a group (a lease ending, a removal): an open of the group by vfiod races
+ * with a legitimate one, so a read asks again only to clear an answer that was yes, which cannot
+ * race (the open fails while the group is held). */
+static bool group_still_held_unnamed(Manager *m, Group *g) {
+        return g->held_unnamed && group_held_unnamed(m, g->id) > 0;
+}
+
+static int property_get_held_unnamed(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                     sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append(reply, "b", group_still_held_unnamed(current_manager(bus), userdata));
+}
+
+static int property_get_holder_candidates(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                          sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        _cleanup_(holders_freep) Holder *candidates = NULL;
+        Manager *m = current_manager(bus);
+        size_t n = 0;
+        int r;
+
+        if (group_still_held_unnamed(m, userdata)) {
+                r = holders_scan_vfio_device_users(m->proc_root, &candidates, &n);
+                if (r < 0)
+                        log_debug_errno(r, "Cannot scan for VFIO device users: %m");
+        }
+        return append_holders(reply, candidates, n);
 }
 
 static int property_get_persistent(sd_bus *bus, const char *path, const char *interface, const char *property,
@@ -176,6 +207,8 @@ static const sd_bus_vtable group_vtable[] = {
         /* Holders and Safety change behind the daemon's back (a process opens a node, a disk is
          * mounted): read on demand, never announced, so a change signal does not scan /proc. */
         SD_BUS_PROPERTY("Holders", "a(us)", property_get_holders, 0, 0),
+        SD_BUS_PROPERTY("HeldUnnamed", "b", property_get_held_unnamed, 0, 0),
+        SD_BUS_PROPERTY("HolderCandidates", "a(us)", property_get_holder_candidates, 0, 0),
         SD_BUS_PROPERTY("Persistent", "b", property_get_persistent, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("PersistentSkipped", "s", property_get_persistent_skipped, 0,
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),

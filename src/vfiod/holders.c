@@ -2,6 +2,7 @@
 /* Owns: finding the processes that hold VFIO nodes open. */
 
 #include <ctype.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <sys/stat.h>
 
@@ -139,10 +140,60 @@ Holder *holders_free(Holder *holders) {
         return NULL;
 }
 
-int holders_scan(const char *proc_root, char *const *paths, size_t n_paths, Holder **ret, size_t *ret_n) {
+/* Whether proc_dir/maps has a mapping of a legacy VFIO device fd (a BAR), which names no device;
+ * with bars, only one whose offset lies in one of them. */
+static bool maps_vfio_device(const char *proc_dir, const PciBar *bars, size_t n_bars) {
+        _cleanup_free_ char *path = NULL, *line = NULL;
+        _cleanup_fclose_ FILE *f = NULL;
+        size_t size = 0;
+
+        if (asprintf(&path, "%s/maps", proc_dir) < 0)
+                return false;
+        f = fopen(path, "re");
+        while (f && getline(&line, &size, f) > 0) {
+                uint64_t offset;
+
+                if (!strstr(line, " anon_inode:[vfio-device]"))
+                        continue;
+                if (!bars)
+                        return true;
+                /* "START-END PERMS OFFSET DEV INODE PATH" */
+                if (sscanf(line, "%*s %*s %" SCNx64, &offset) != 1)
+                        continue;
+                for (size_t i = 0; i < n_bars; i++)
+                        if (offset >= bars[i].start && offset <= bars[i].end)
+                                return true;
+        }
+        return false;
+}
+
+typedef bool (*process_match_t)(const char *proc_dir, const void *userdata);
+
+typedef struct TargetNodes {
+        const Node *nodes;
+        size_t n_nodes;
+        const HolderTargets *targets;
+} TargetNodes;
+
+static bool match_targets(const char *proc_dir, const void *userdata) {
+        const TargetNodes *t = userdata;
+
+        return fd_targets_any(proc_dir, t->nodes, t->n_nodes) ||
+               (t->targets->n_bars > 0 && maps_vfio_device(proc_dir, t->targets->bars, t->targets->n_bars));
+}
+
+static bool match_vfio_device_user(const char *proc_dir, const void *userdata) {
+        const Node device = { .path = "anon_inode:[vfio-device]" };
+
+        return fd_targets_any(proc_dir, &device, 1) || maps_vfio_device(proc_dir, NULL, 0);
+}
+
+/* Every process but ourselves and the service manager that match() says yes to, each alive after
+ * it was looked at, with the pidfd opened before. */
+static int scan_processes(const char *proc_root, process_match_t match, const void *userdata, Holder **ret,
+                          size_t *ret_n) {
         _cleanup_closedir_ DIR *d = opendir(proc_root);
         _cleanup_(holders_freep) Holder *holders = calloc(1, sizeof(Holder));
-        _cleanup_free_ Node *nodes = NULL;
         pid_t self = getpid();
         struct dirent *de;
         size_t n = 0;
@@ -151,11 +202,7 @@ int holders_scan(const char *proc_root, char *const *paths, size_t n_paths, Hold
                 return negative_errno();
         if (!holders)
                 return -ENOMEM;
-        nodes = calloc(n_paths + 1, sizeof(Node));
-        if (!nodes)
-                return -ENOMEM;
-        nodes_init(nodes, paths, n_paths);
-        while (n_paths > 0 && (de = readdir(d))) {
+        while ((de = readdir(d))) {
                 _cleanup_close_ int pidfd = -EBADF;
                 char proc_dir[PATH_MAX];
                 Holder *a;
@@ -174,7 +221,7 @@ int holders_scan(const char *proc_root, char *const *paths, size_t n_paths, Hold
                 if (pidfd < 0)
                         continue; /* gone */
                 snprintf(proc_dir, sizeof(proc_dir), "%s/%s", proc_root, de->d_name);
-                if (!fd_targets_any(proc_dir, nodes, n_paths) || !process_alive(pidfd))
+                if (!match(proc_dir, userdata) || !process_alive(pidfd))
                         continue;
                 a = reallocarray(holders, n + 2, sizeof(Holder));
                 if (!a)
@@ -187,6 +234,32 @@ int holders_scan(const char *proc_root, char *const *paths, size_t n_paths, Hold
         *ret = TAKE_PTR(holders);
         *ret_n = n;
         return 0;
+}
+
+void holder_targets_done(HolderTargets *t) {
+        strv_free(t->paths);
+        free(t->bars);
+        *t = (HolderTargets){};
+}
+
+int holders_scan(const char *proc_root, const HolderTargets *t, Holder **ret, size_t *ret_n) {
+        _cleanup_free_ Node *nodes = NULL;
+
+        if (t->n_paths == 0 && t->n_bars == 0) {
+                *ret = calloc(1, sizeof(Holder));
+                *ret_n = 0;
+                return *ret ? 0 : -ENOMEM;
+        }
+        nodes = calloc(t->n_paths + 1, sizeof(Node));
+        if (!nodes)
+                return -ENOMEM;
+        nodes_init(nodes, t->paths, t->n_paths);
+        return scan_processes(proc_root, match_targets,
+                              &(TargetNodes){ .nodes = nodes, .n_nodes = t->n_paths, .targets = t }, ret, ret_n);
+}
+
+int holders_scan_vfio_device_users(const char *proc_root, Holder **ret, size_t *ret_n) {
+        return scan_processes(proc_root, match_vfio_device_user, NULL, ret, ret_n);
 }
 
 bool holders_process_holds_vfio_device(const char *proc_root, pid_t pid, int pidfd) {

@@ -47,6 +47,7 @@ struct Group {
         bool claimed; /* the daemon assigned it (or took it over from its intent log) */
         unsigned lease; /* the id of the lease on it, 0 when none */
         char *persist_skipped; /* why its persistent assignment was not applied at start-up, or NULL */
+        bool held_unnamed; /* the kernel said held, no process named it (lease.c: group_held_unnamed) */
         Device **devices; /* sorted by address */
         size_t n_devices;
         ReservedRegion *regions;

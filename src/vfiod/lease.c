@@ -59,22 +59,39 @@ static int group_node_path(Manager *m, uint32_t group, char **ret) {
         return asprintf(ret, "%s/vfio/%" PRIu32, m->dev_root, group) < 0 ? -ENOMEM : 0;
 }
 
-int group_holder_paths(Manager *m, Group *g, char ***ret, size_t *ret_n) {
-        _cleanup_strv_free_ char **l = calloc(g->n_devices + 2, sizeof(char *));
-        size_t n = 0;
+/* The group node, its devices' cdevs and their memory BARs (a device gone meanwhile has none). */
+static int group_holder_targets(Manager *m, Group *g, HolderTargets *ret) {
+        _cleanup_(holder_targets_done) HolderTargets t = { .paths = calloc(g->n_devices + 2, sizeof(char *)) };
         int r;
 
-        if (!l)
+        if (!t.paths)
                 return -ENOMEM;
-        r = group_node_path(m, g->id, &l[n++]);
+        r = group_node_path(m, g->id, &t.paths[t.n_paths++]);
         if (r < 0)
                 return r;
-        FOREACH_ARRAY(d, g->devices, g->n_devices)
-                if (vfio_device_cdev_path(m->sysfs_root, m->dev_root, (*d)->address, &l[n]) >= 0)
-                        n++;
-        *ret = TAKE_PTR(l);
-        *ret_n = n;
+        FOREACH_ARRAY(d, g->devices, g->n_devices) {
+                if (vfio_device_cdev_path(m->sysfs_root, m->dev_root, (*d)->address, &t.paths[t.n_paths]) >= 0)
+                        t.n_paths++;
+                r = sysfs_read_memory_bars(m->sysfs_root, (*d)->address, &t.bars, &t.n_bars);
+                if (r == -ENOMEM)
+                        return r;
+        }
+        *ret = t;
+        t = (HolderTargets){};
         return 0;
+}
+
+int group_scan_holders(Manager *m, uint32_t group, Holder **ret, size_t *ret_n) {
+        _cleanup_(holder_targets_done) HolderTargets t = {};
+        Group *g = inventory_get_group(m->inventory, group);
+        int r;
+
+        *ret = NULL;
+        *ret_n = 0;
+        if (!g)
+                return 0;
+        r = group_holder_targets(m, g, &t);
+        return r < 0 ? r : holders_scan(m->proc_root, &t, ret, ret_n);
 }
 
 static Lease *lease_free(Lease *l) {
@@ -208,26 +225,28 @@ void lease_end_then(Lease *l, const char *reason, lease_freed_t done, void *user
 
 int group_held_unnamed(Manager *m, uint32_t group) {
         Lease *l = manager_lease_of_group(m, group);
+        Group *g = inventory_get_group(m->inventory, group);
         int r;
 
         if (l && l->group_fd >= 0)
-                return 0; /* restored with our own copy (older versions kept one): it would answer */
-        r = vfio_group_held(m->dev_root, group);
+                r = 0; /* restored with our own copy (older versions kept one): it would answer */
+        else
+                r = vfio_group_held(m->dev_root, group);
         if (r < 0)
                 log_debug_errno(r, "Cannot ask the kernel whether IOMMU group %" PRIu32 " is held: %m", group);
+        if (g)
+                g->held_unnamed = r > 0;
         return r > 0;
 }
 
 static bool lease_has_holders(Lease *l) {
-        _cleanup_strv_free_ char **paths = NULL;
         _cleanup_(holders_freep) Holder *holders = NULL;
         Manager *m = l->manager;
-        Group *g = inventory_get_group(m->inventory, l->group);
-        size_t n_paths, n = 0;
+        size_t n = 0;
 
-        if (!g || group_holder_paths(m, g, &paths, &n_paths) < 0)
+        if (!inventory_get_group(m->inventory, l->group))
                 return false;
-        if (holders_scan(m->proc_root, paths, n_paths, &holders, &n) < 0)
+        if (group_scan_holders(m, l->group, &holders, &n) < 0)
                 return true; /* cannot tell: keep the lease rather than lose track of fds */
         if (n > 0)
                 return true;

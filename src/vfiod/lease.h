@@ -11,6 +11,7 @@
 #include <systemd/sd-bus.h>
 
 #include "container.h"
+#include "holders.h"
 #include "inventory.h"
 
 typedef enum LeaseInterface {
@@ -128,5 +129,6 @@ void lease_send_release_requested(Lease *l, const char *reason, uint64_t deadlin
 void lease_send_revoked(Lease *l, const char *reason);
 void leases_free_all(Manager *m);
 
-/* The paths whose open fds make a process a holder of group g. */
-int group_holder_paths(Manager *m, Group *g, char ***ret, size_t *ret_n);
+/* The processes that hold the group (holders_scan(): its node, its devices' cdevs, mappings of
+ * their BARs where the kernel shows them); none when the group is gone. */
+int group_scan_holders(Manager *m, uint32_t group, Holder **ret, size_t *ret_n);

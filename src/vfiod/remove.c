@@ -102,21 +102,6 @@ void remove_lease_ended(Manager *m, Removal *r) {
         removal_free(r);
 }
 
-/* The processes that hold the group's nodes (none when the group is gone). */
-static int scan_group_holders(Manager *m, uint32_t group, Holder **ret, size_t *ret_n) {
-        _cleanup_strv_free_ char **paths = NULL;
-        Group *g = inventory_get_group(m->inventory, group);
-        size_t n_paths;
-        int k;
-
-        *ret = NULL;
-        *ret_n = 0;
-        if (!g)
-                return 0;
-        k = group_holder_paths(m, g, &paths, &n_paths);
-        return k < 0 ? k : holders_scan(m->proc_root, paths, n_paths, ret, ret_n);
-}
-
 /* "pid 12 (qemu), pid 34 (sleep)", for messages; NULL when out of memory. */
 static char *holders_describe(const Holder *holders, size_t n) {
         _cleanup_free_ char *text = NULL;
@@ -132,6 +117,26 @@ static char *holders_describe(const Holder *holders, size_t n) {
         return TAKE_PTR(text);
 }
 
+/* What holds a group that no process names, for messages: what it may be, and the processes that
+ * have legacy VFIO device fds or mappings (candidates only: the kernel does not say whose device). */
+static char *unnamed_describe(Manager *m) {
+        _cleanup_(holders_freep) Holder *candidates = NULL;
+        _cleanup_free_ char *names = NULL;
+        char *text = NULL;
+        size_t n = 0;
+
+        if (holders_scan_vfio_device_users(m->proc_root, &candidates, &n) >= 0 && n > 0)
+                names = holders_describe(candidates, n);
+        if (asprintf(&text,
+                     "something vfiod cannot name (a VFIO device fd or mapping without the group fd, or fds in "
+                     "flight in a socket; %s%s)",
+                     names ? "processes with VFIO device fds or mappings: "
+                           : "no process has VFIO device fds or mappings",
+                     strempty(names)) < 0)
+                return NULL;
+        return text;
+}
+
 /* Kills every holder it can find, through the pidfd that was open while its fds were read (a
  * pid alone may have been reused meanwhile); returns how many it found. */
 static int kill_holders(Removal *r, Lease *l) {
@@ -140,7 +145,7 @@ static int kill_holders(Removal *r, Lease *l) {
         size_t n = 0;
         int k, found;
 
-        k = scan_group_holders(m, r->group, &holders, &n);
+        k = group_scan_holders(m, r->group, &holders, &n);
         if (k < 0)
                 return k;
         found = (int) n;
@@ -195,14 +200,15 @@ static int on_kill_poll(sd_event_source *s, uint64_t usec, void *userdata) {
                 return 0;
         }
         if (usec - r->kill_started > KILL_WAIT_USEC) {
-                _cleanup_free_ char *message = NULL;
-                if (unnamed)
-                        (void) set_error_message(&message, -ETIMEDOUT,
-                                                 "IOMMU group %" PRIu32 " is still held by something vfiod cannot name "
-                                                 "(a VFIO device fd or mapping without the group fd, or fds in flight "
-                                                 "in a socket); nothing else was killed.",
-                                                 r->group);
-                else
+                _cleanup_free_ char *message = NULL, *what = NULL;
+                if (unnamed) {
+                        what = unnamed_describe(m);
+                        (void) set_error_message(
+                                &message, -ETIMEDOUT,
+                                "IOMMU group %" PRIu32
+                                " is still held by %s; vfiod kills only what it finds holding the group.",
+                                r->group, strempty(what));
+                } else
                         (void) set_error_message(&message, -ETIMEDOUT,
                                                  "The holders of IOMMU group %" PRIu32 " did not die within %d s.",
                                                  r->group, KILL_WAIT_USEC / 1000000);
@@ -283,7 +289,7 @@ static int on_held_poll(sd_event_source *s, uint64_t usec, void *userdata) {
         size_t n = 0;
         int k;
 
-        k = scan_group_holders(r->manager, r->group, &holders, &n);
+        k = group_scan_holders(r->manager, r->group, &holders, &n);
         if (k >= 0 && n == 0 && !group_held_unnamed(r->manager, r->group)) {
                 removal_held_let_go(r);
                 return 0;
@@ -300,7 +306,7 @@ static int on_held_poll(sd_event_source *s, uint64_t usec, void *userdata) {
                         removal_fail(r, NULL, k, "Cannot kill the holders.");
                 return 0;
         }
-        names = n > 0 ? holders_describe(holders, n) : strdup("something vfiod cannot name");
+        names = n > 0 ? holders_describe(holders, n) : unnamed_describe(r->manager);
         (void) set_error_message(&message, -ETIMEDOUT,
                                  "IOMMU group %" PRIu32 " is still held open by %s after %" PRIu64
                                  " s; nothing changed.",
@@ -324,14 +330,12 @@ static int remove_held_start(Manager *m, Group *g, RemoveMode mode, uint64_t tim
         size_t n = 0;
         int k;
 
-        k = scan_group_holders(m, g->id, &holders, &n);
+        k = group_scan_holders(m, g->id, &holders, &n);
         if (k < 0)
                 log_warning_errno(k, "Cannot tell what holds IOMMU group %" PRIu32 ": %m", g->id);
         if (k < 0 || (n == 0 && !group_held_unnamed(m, g->id)))
                 return 0;
-        names = n > 0 ? holders_describe(holders, n)
-                      : strdup("something vfiod cannot name (a VFIO device fd or mapping without the group fd, "
-                               "or fds in flight in a socket)");
+        names = n > 0 ? holders_describe(holders, n) : unnamed_describe(m);
         if (mode == REMOVE_FAIL)
                 return set_error_message(ret_message, -EBUSY, "IOMMU group %" PRIu32 " is held open by %s.", g->id,
                                          strempty(names));

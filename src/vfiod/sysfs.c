@@ -136,6 +136,37 @@ int sysfs_read_identity(const char *root, const char *address, DeviceIdentity *r
         return 0;
 }
 
+#define PCI_STD_BARS   6
+#define IORESOURCE_MEM 0x00000200
+
+int sysfs_read_memory_bars(const char *root, const char *address, PciBar **bars, size_t *n_bars) {
+        _cleanup_free_ char *text = NULL;
+        const char *line;
+        int r;
+
+        r = read_device_attr(root, address, "resource", &text);
+        if (r < 0)
+                return r;
+        line = text;
+        for (int i = 0; i < PCI_STD_BARS && line && *line; i++) {
+                uint64_t start, end, flags;
+                PciBar *a;
+
+                if (sscanf(line, "%" SCNx64 " %" SCNx64 " %" SCNx64, &start, &end, &flags) == 3 &&
+                    (flags & IORESOURCE_MEM) && start != 0 && end >= start) {
+                        a = reallocarray(*bars, *n_bars + 1, sizeof(PciBar));
+                        if (!a)
+                                return -ENOMEM;
+                        *bars = a;
+                        a[(*n_bars)++] = (PciBar){ .start = start, .end = end };
+                }
+                line = strchr(line, '\n');
+                if (line)
+                        line++;
+        }
+        return 0;
+}
+
 static int read_numa_node(const char *root, const char *address, int *ret) {
         _cleanup_free_ char *text = NULL;
         int r;

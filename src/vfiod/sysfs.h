@@ -34,6 +34,16 @@ typedef struct DeviceIdentity {
 /* Reads a device's identity; -ENOENT when it is gone. */
 int sysfs_read_identity(const char *root, const char *address, DeviceIdentity *ret);
 
+/* A memory BAR's physical address range (inclusive end). */
+typedef struct PciBar {
+        uint64_t start;
+        uint64_t end;
+} PciBar;
+
+/* Appends the device's memory BARs (the first six lines of its "resource" file with the memory
+ * flag and a start) to *bars. */
+int sysfs_read_memory_bars(const char *root, const char *address, PciBar **bars, size_t *n_bars);
+
 /* Reads one device; -ENOENT when it is gone. */
 int sysfs_read_device(const char *root, const char *address, SysfsDevice *ret);
 

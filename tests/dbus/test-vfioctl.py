@@ -75,6 +75,8 @@ def check_running(tap, env):
             {'start': '0xfd00000000', 'end': '0xffffffffff', 'type': 'reserved'}],
            'vfioctl --json show 2: reserved_regions')
     tap.eq(g.get('holders'), [], 'vfioctl --json show 2: holders')
+    tap.eq(g.get('held_unnamed'), False, 'vfioctl --json show 2: held_unnamed')
+    tap.eq(g.get('candidates'), [], 'vfioctl --json show 2: candidates')
 
     p = env.vfioctl('--json', 'show', '01:01.0')
     try:

@@ -6,7 +6,9 @@
  *                  of opening the group and a container itself
  *   --close-group  close the group fd (and a container it opened) once it has the device fds: the
  *                  device fds keep the group open in the kernel, but no fd of the process names the
- *                  group any more (an anon_inode:[vfio-device] fd does not say whose device it is) */
+ *                  group any more (an anon_inode:[vfio-device] fd does not say whose device it is)
+ *   --map-bar0     map BAR 0 of the first DEVICE, then close every fd: only the mapping holds the
+ *                  device (and through it the group) */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 static int fail(const char *what) {
@@ -49,18 +52,20 @@ static int open_group(const char *name, int *container) {
 }
 
 int main(int argc, char *argv[]) {
-        int container = -1, group = -1, close_group = 0, i = 1;
+        int container = -1, group = -1, close_group = 0, map_bar0 = 0, device = -1, i = 1;
 
         for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++)
                 if (strcmp(argv[i], "--close-group") == 0)
                         close_group = 1;
+                else if (strcmp(argv[i], "--map-bar0") == 0)
+                        map_bar0 = close_group = 1;
                 else if (strcmp(argv[i], "--group-fd") == 0 && i + 1 < argc)
                         group = atoi(argv[++i]);
                 else
                         break;
         if (group < 0 && i >= argc) {
-                fprintf(stderr, "Usage: vfio-hold [--close-group] GROUP [DEVICE...]\n"
-                                "       vfio-hold [--close-group] --group-fd N [DEVICE...]\n");
+                fprintf(stderr, "Usage: vfio-hold [--close-group] [--map-bar0] GROUP [DEVICE...]\n"
+                                "       vfio-hold [--close-group] [--map-bar0] --group-fd N [DEVICE...]\n");
                 return 2;
         }
         if (group < 0) {
@@ -68,9 +73,28 @@ int main(int argc, char *argv[]) {
                 if (group < 0)
                         return 1;
         }
-        for (; i < argc; i++)
-                if (ioctl(group, VFIO_GROUP_GET_DEVICE_FD, argv[i]) < 0)
+        for (; i < argc; i++) {
+                int fd = ioctl(group, VFIO_GROUP_GET_DEVICE_FD, argv[i]);
+
+                if (fd < 0)
                         return fail(argv[i]);
+                if (device < 0)
+                        device = fd;
+        }
+        if (map_bar0) {
+                struct vfio_region_info bar = { .argsz = sizeof(bar), .index = VFIO_PCI_BAR0_REGION_INDEX };
+
+                if (device < 0 || ioctl(device, VFIO_DEVICE_GET_REGION_INFO, &bar) < 0)
+                        return fail("VFIO_DEVICE_GET_REGION_INFO");
+                if (!(bar.flags & VFIO_REGION_INFO_FLAG_MMAP)) {
+                        fprintf(stderr, "vfio-hold: BAR 0 cannot be mapped\n");
+                        return 1;
+                }
+                if (mmap(NULL, bar.size, PROT_READ | PROT_WRITE, MAP_SHARED, device, (off_t) bar.offset) == MAP_FAILED)
+                        return fail("mmap BAR 0");
+                for (int fd = 3; fd < 1024; fd++) /* every fd, the device's among them */
+                        close(fd);
+        }
         if (close_group) {
                 close(group);
                 if (container >= 0)

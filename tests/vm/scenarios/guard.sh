@@ -158,17 +158,26 @@ hold_device_only hidden
 check_eq "hidden: the released lease stays releasing" releasing "$(group_state "$group")"
 sleep 2
 check_eq "hidden: two seconds on, still releasing" releasing "$(group_state "$group")"
+check_eq "hidden: Group.Holders names nobody" "a(us) 0" "$(group_prop "$group" Holders)"
+check_eq "hidden: Group.HeldUnnamed is true" "b true" "$(group_prop "$group" HeldUnnamed)"
+expect_in "hidden: Group.HolderCandidates lists the child" "$(group_prop "$group" HolderCandidates)" "$CHILD \"vfio-hold\""
+run_cli 0 "hidden: vfioctl holders" holders "$group"
+expect_in "hidden: vfioctl holders says something it cannot name holds the group" "$CLI_OUT" "cannot name"
+expect_in "hidden: and lists the child as a candidate" "$CLI_OUT" "$CHILD  vfio-hold"
 out=$(run_as_user nobody $client "$group" 2>&1)
 expect_in "hidden: another user's Acquire meanwhile: GroupBusy" "$out" "org.vfiod1.Error.GroupBusy"
 start=$(date +%s)
 run_cli 6 "hidden: a hard unassign kills nobody: Timeout, exit 6" unassign "$group" --mode hard --timeout 1
 diag "hidden: it took $(($(date +%s) - start)) s: $CLI_ERR"
 expect_in "hidden: the error says what it cannot name" "$CLI_ERR" "cannot name"
+expect_in "hidden: and names the child as a candidate" "$CLI_ERR" "pid $CHILD (vfio-hold)"
 check "hidden: the child lives" kill -0 "$CHILD"
 check_eq "hidden: the group is not wedged but still releasing" releasing "$(group_state "$group")"
 check "hidden: still on vfio-pci" endpoints_on "$group" vfio-pci
 kill "$CHILD"
 check "hidden: the lease ends once the child is gone" wait_for 10 state_is vfio
+check_eq "hidden: Group.HeldUnnamed is false again" "b false" "$(group_prop "$group" HeldUnnamed)"
+check_eq "hidden: no candidates any more" "a(us) 0" "$(group_prop "$group" HolderCandidates)"
 run_cli 0 "hidden: now the unassign succeeds" unassign "$group"
 check "hidden: the group is on the host" on_host
 
@@ -179,6 +188,7 @@ HELD=$!
 check "hidden root: vfio-hold holds a device fd only" wait_for 20 grep -q ready /tmp/hidden-root.out
 run_cli 4 "hidden root: fail mode: GroupBusy, exit 4" unassign "$group" --mode fail
 expect_in "hidden root: it says what it cannot name" "$CLI_ERR" "cannot name"
+expect_in "hidden root: and names vfio-hold as a candidate" "$CLI_ERR" "pid $HELD (vfio-hold)"
 run_cli 6 "hidden root: a kill unassign kills nobody: Timeout, exit 6" unassign "$group" --mode kill
 check "hidden root: vfio-hold lives" kill -0 "$HELD"
 check_eq "hidden root: the group is vfio again, not wedged" vfio "$(group_state "$group")"
@@ -186,6 +196,40 @@ kill "$HELD"
 wait "$HELD" 2>/dev/null
 run_cli 0 "hidden root: once it is gone the unassign succeeds" unassign "$group"
 check "hidden root: the group is on the host" on_host
+
+# --- 6. A child keeps only a mapping of BAR 0, every fd closed. Where the kernel shows the BAR's
+# physical address as the mapping's offset in /proc/PID/maps (6.1), the child is named: listed in
+# Holders and killed by a hard Unassign, which then finishes. Where it shows 0 (6.12) it is only a
+# candidate, as in 5.
+run_cli 0 "mapped: assign group $group" assign "$group"
+"$VFIOCTL" acquire --interface group "$group" -- sh -c \
+    "$VFIOD_PUBLIC/bin/vfio-hold --map-bar0 --group-fd \$VFIOD_FD_GROUP $edu > /tmp/mapped.hold 2>&1 & echo \$! > /tmp/child.pid" \
+    > /tmp/mapped.out 2>&1
+check_eq "mapped: vfioctl acquire exits 0 with its command" 0 "$?" || diag "$(cat /tmp/mapped.out)"
+CHILD=$(cat /tmp/child.pid)
+check "mapped: the child maps BAR 0" wait_for 20 grep -q ready /tmp/mapped.hold
+check "mapped: no fd of the child is a VFIO file" sh -c "! ls -l /proc/$CHILD/fd | grep -q -e vfio -e iommu"
+mapping=$(grep 'anon_inode:\[vfio-device\]' "/proc/$CHILD/maps")
+bar0=$(head -n1 "/sys/bus/pci/devices/$edu/resource" | awk '{print $1}')
+diag "mapped: the child's mapping: $mapping; BAR 0 at $bar0"
+check "mapped: the lease stays releasing" wait_for 5 state_is releasing
+if [ $((0x$(echo "$mapping" | awk '{print $3}'))) -eq $((bar0)) ]; then
+    expect_in "mapped: the maps offset is BAR 0's address: Group.Holders names the child" \
+        "$(group_prop "$group" Holders)" "$CHILD \"vfio-hold\""
+    run_cli 0 "mapped: a hard unassign kills the child and finishes: exit 0" unassign "$group" --mode hard --timeout 1
+    check "mapped: the child was killed" wait_for 5 gone "$CHILD"
+    check "mapped: the group is on the host" on_host
+else
+    check_eq "mapped: the maps offset says nothing: HeldUnnamed" "b true" "$(group_prop "$group" HeldUnnamed)"
+    expect_in "mapped: the child is a candidate" "$(group_prop "$group" HolderCandidates)" "$CHILD \"vfio-hold\""
+    run_cli 6 "mapped: a hard unassign kills nobody: Timeout, exit 6" unassign "$group" --mode hard --timeout 1
+    check "mapped: the child lives" kill -0 "$CHILD"
+    kill "$CHILD"
+    check "mapped: the lease ends once the child is gone" wait_for 10 state_is vfio
+    run_cli 0 "mapped: now the unassign succeeds" unassign "$group"
+    check "mapped: the group is on the host" on_host
+fi
+check "the bystander lives to the end" kill -0 "$bystander"
 
 kill "$bystander"
 stop_vfiod

@@ -93,18 +93,23 @@ run_cli 0 "relay: the group can be assigned again" assign "$group"
 run_cli 0 "relay: and a second Unassign is accepted" unassign "$group"
 
 # --- 4c. a removal kills the holders of its group, never vfiod's own worker moving another group.
-# Group B (an e1000e) is unassigned while vfio-hold keeps a device fd open, so the worker's unbind
-# waits in the kernel; that worker was forked after group A was leased. Workers once kept every fd
-# of the daemon (A's lease and container fds among them): A's removal found and killed B's worker,
-# and B's move failed.
+# Group B (an e1000e) is unassigned while a holder nothing sees (an unbound cdev in flight in a
+# socket, park-cdev.py; 6.6 and later) keeps the device, so the worker's unbind waits in the
+# kernel; that worker was forked after group A was leased. Workers once kept every fd of the
+# daemon (A's lease and container fds among them): A's removal found and killed B's worker, and
+# B's move failed. Any holder 6.1 has keeps the group open, so Unassign waits for it before any
+# worker starts: there the case cannot arise.
 nic=$(pci_find 0x8086 0x10d3 | tail -n1)
 nic_group=$(group_of "$nic")
 run_cli 0 "worker: assign the e1000e's group $nic_group" assign "$nic_group"
+if [ ! -c "/dev/vfio/devices/$(ls "/sys/bus/pci/devices/$nic/vfio-dev")" ]; then
+    skip "worker: a removal never kills vfiod's worker" "no VFIO cdevs on $(uname -r): no move waits in the kernel"
+    run_cli 0 "worker: unassign group $nic_group" unassign "$nic_group"
+else
 lease_with worker --hold 600
-# (--close-group: a vfio-hold that names the group would meet the remove policy, not the worker.)
-"$VFIOD_PUBLIC/bin/vfio-hold" --close-group "$nic_group" "$nic" > /tmp/nic-hold.out 2>&1 &
+/usr/bin/python3 "$VFIOD_PUBLIC/helpers/park-cdev.py" "$nic" > /tmp/nic-hold.out 2>&1 &
 nic_holder=$!
-check "worker: vfio-hold holds $nic" wait_for 20 grep -q ready /tmp/nic-hold.out
+check "worker: a holder nothing sees keeps $nic" wait_for 20 grep -q ready /tmp/nic-hold.out
 "$VFIOCTL" unassign "$nic_group" > /tmp/nic-unassign.out 2>&1 &
 nic_unassign=$!
 check "worker: group $nic_group's move waits in the kernel" \
@@ -116,10 +121,11 @@ check_eq "worker: group $nic_group is still moving" unassigning "$(group_state "
 kill "$nic_holder"
 wait "$nic_holder" 2>/dev/null
 wait "$nic_unassign"
-check_eq "worker: group $nic_group's unassign ends well once vfio-hold lets go: exit 0" 0 "$?" ||
+check_eq "worker: group $nic_group's unassign ends well once the holder lets go: exit 0" 0 "$?" ||
     diag "$(cat /tmp/nic-unassign.out)"
-check_eq "worker: the e1000e is back on e1000e" e1000e "$(driver_of "$nic")"
 wait "$HOLDER" 2>/dev/null
+fi
+check_eq "worker: the e1000e is back on e1000e" e1000e "$(driver_of "$nic")"
 
 # --- 5. kill, no wait; and fail
 lease_with killed --hold 600

@@ -25,14 +25,7 @@ start_vfiod --write-timeout=4 || { done_testing; exit; }
 check_eq "after the restart the group is vfio" vfio "$(group_state "$group")"
 
 cdev=/dev/vfio/devices/$(ls "/sys/bus/pci/devices/$edu/vfio-dev")
-/usr/bin/python3 -c '
-import os, socket, sys, time
-fd = os.open(sys.argv[1], os.O_RDWR)
-parked, _ = socket.socketpair()
-socket.send_fds(parked, [b"x"], [fd])
-os.close(fd)
-print("ready", flush=True)
-time.sleep(600)' "$cdev" > /tmp/holder.out 2>&1 &
+/usr/bin/python3 "$VFIOD_PUBLIC/helpers/park-cdev.py" "$edu" > /tmp/holder.out 2>&1 &
 holder=$!
 check "a process has $cdev in flight in a socket" wait_for 20 grep -q ready /tmp/holder.out
 check "no fd of it names $cdev" sh -c "! ls -l /proc/$holder/fd | grep -q vfio"
