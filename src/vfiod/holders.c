@@ -140,9 +140,41 @@ Holder *holders_free(Holder *holders) {
         return NULL;
 }
 
-/* Whether proc_dir/maps has a mapping of a legacy VFIO device fd (a BAR), which names no device;
- * with bars, only one whose offset lies in one of them. */
-static bool maps_vfio_device(const char *proc_dir, const PciBar *bars, size_t n_bars) {
+/* Whether a line of /proc/PID/maps maps one of the nodes: a BAR mapped from a VFIO cdev shows the
+ * cdev's path, which outlives the fd it was mapped from. */
+static bool maps_line_names_node(const char *line, const Node *nodes, size_t n_nodes) {
+        const char *slash = strchr(line, '/');
+        size_t n;
+
+        if (!slash)
+                return false;
+        n = strcspn(slash, "\n");
+        for (size_t i = 0; i < n_nodes; i++)
+                if (strlen(nodes[i].path) == n && strncmp(slash, nodes[i].path, n) == 0)
+                        return true;
+        return false;
+}
+
+/* Whether a line maps a legacy VFIO device fd (anonymous: it names no device); with bars, only
+ * one whose offset ("START-END PERMS OFFSET DEV INODE PATH") lies in one of them. */
+static bool maps_line_is_vfio_device(const char *line, const PciBar *bars, size_t n_bars) {
+        uint64_t offset;
+
+        if (!strstr(line, " anon_inode:[vfio-device]"))
+                return false;
+        if (!bars)
+                return true;
+        if (sscanf(line, "%*s %*s %" SCNx64, &offset) != 1)
+                return false;
+        for (size_t i = 0; i < n_bars; i++)
+                if (offset >= bars[i].start && offset <= bars[i].end)
+                        return true;
+        return false;
+}
+
+/* Whether proc_dir/maps has a mapping that names one of the nodes or lies in one of the bars (bars
+ * NULL: any legacy VFIO device mapping). */
+static bool maps_hold(const char *proc_dir, const Node *nodes, size_t n_nodes, const PciBar *bars, size_t n_bars) {
         _cleanup_free_ char *path = NULL, *line = NULL;
         _cleanup_fclose_ FILE *f = NULL;
         size_t size = 0;
@@ -150,20 +182,9 @@ static bool maps_vfio_device(const char *proc_dir, const PciBar *bars, size_t n_
         if (asprintf(&path, "%s/maps", proc_dir) < 0)
                 return false;
         f = fopen(path, "re");
-        while (f && getline(&line, &size, f) > 0) {
-                uint64_t offset;
-
-                if (!strstr(line, " anon_inode:[vfio-device]"))
-                        continue;
-                if (!bars)
+        while (f && getline(&line, &size, f) > 0)
+                if (maps_line_names_node(line, nodes, n_nodes) || maps_line_is_vfio_device(line, bars, n_bars))
                         return true;
-                /* "START-END PERMS OFFSET DEV INODE PATH" */
-                if (sscanf(line, "%*s %*s %" SCNx64, &offset) != 1)
-                        continue;
-                for (size_t i = 0; i < n_bars; i++)
-                        if (offset >= bars[i].start && offset <= bars[i].end)
-                                return true;
-        }
         return false;
 }
 
@@ -177,15 +198,17 @@ typedef struct TargetNodes {
 
 static bool match_targets(const char *proc_dir, const void *userdata) {
         const TargetNodes *t = userdata;
+        /* No bars: no anonymous mapping can be told to be the group's. */
+        static const PciBar none[1];
 
         return fd_targets_any(proc_dir, t->nodes, t->n_nodes) ||
-               (t->targets->n_bars > 0 && maps_vfio_device(proc_dir, t->targets->bars, t->targets->n_bars));
+               maps_hold(proc_dir, t->nodes, t->n_nodes, t->targets->bars ?: none, t->targets->n_bars);
 }
 
 static bool match_vfio_device_user(const char *proc_dir, const void *userdata) {
         const Node device = { .path = "anon_inode:[vfio-device]" };
 
-        return fd_targets_any(proc_dir, &device, 1) || maps_vfio_device(proc_dir, NULL, 0);
+        return fd_targets_any(proc_dir, &device, 1) || maps_hold(proc_dir, NULL, 0, NULL, 0);
 }
 
 /* Every process but ourselves and the service manager that match() says yes to, each alive after

@@ -188,7 +188,8 @@ static void test_bar_mapping(void) {
         _cleanup_(holders_freep) Holder *h = NULL, *c = NULL;
         _cleanup_free_ char *proc = NULL;
         const PciBar bars[] = { { 0xfe000000, 0xfe0fffff }, { 0xfea00000, 0xfea00fff } };
-        char a[16], b[16], d[16], e[16], f[16];
+        char *const paths[] = { (char *) "/dev/vfio/devices/vfio7" };
+        char a[16], b[16], d[16], e[16], f[16], g[16], k[16];
         size_t n = 0, n_c = 0;
 
         check_int(tmpdir_new("vfiod-test-holders", &dir), ==, 0);
@@ -201,10 +202,15 @@ static void test_bar_mapping(void) {
         /* Another device's BAR; and a file that is no VFIO device at a matching offset. */
         set_maps(live_pid(e), "7f0000000000-7f0000100000 rw-s fd000000 00:0e 1043 anon_inode:[vfio-device]\n");
         set_maps(live_pid(f), "7f0000000000-7f0000100000 rw-s fe000000 08:01 77 /tmp/data\n");
-        scan_bars(NULL, 0, bars, ELEMENTSOF(bars), &h, &n);
-        check_int(n, ==, 2);
+        /* A BAR mapped from the group's cdev shows the cdev's path, fd closed or not; another
+         * cdev whose name starts the same does not count. */
+        set_maps(live_pid(g), "7f0000000000-7f0000100000 rw-s 00000000 00:05 88 /dev/vfio/devices/vfio7\n");
+        set_maps(live_pid(k), "7f0000000000-7f0000100000 rw-s 00000000 00:05 89 /dev/vfio/devices/vfio70\n");
+        scan_bars(paths, ELEMENTSOF(paths), bars, ELEMENTSOF(bars), &h, &n);
+        check_int(n, ==, 3);
         check(has_pid(h, n, atoi(a)));
         check(has_pid(h, n, atoi(b)));
+        check(has_pid(h, n, atoi(g)));
         check_str(h[0].comm, "mapper");
 
         check(asprintf(&proc, "%s/proc", dir) > 0);

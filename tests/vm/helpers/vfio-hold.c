@@ -8,7 +8,10 @@
  *                  device fds keep the group open in the kernel, but no fd of the process names the
  *                  group any more (an anon_inode:[vfio-device] fd does not say whose device it is)
  *   --map-bar0     map BAR 0 of the first DEVICE, then close every fd: only the mapping holds the
- *                  device (and through it the group) */
+ *                  device (and through it the group)
+ *   --cdev-fd N --iommufd-fd M
+ *                  instead of a group: bind the VFIO cdev N it was given to the iommufd M (6.6 and
+ *                  later), and use it as the device */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +22,16 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
+
+#ifndef VFIO_DEVICE_BIND_IOMMUFD /* uapi headers older than 6.6 */
+struct vfio_device_bind_iommufd {
+        __u32 argsz;
+        __u32 flags;
+        __s32 iommufd;
+        __u32 out_devid;
+};
+#define VFIO_DEVICE_BIND_IOMMUFD _IO(VFIO_TYPE, VFIO_BASE + 18)
+#endif
 
 static int fail(const char *what) {
         fprintf(stderr, "vfio-hold: %s: %s\n", what, strerror(errno));
@@ -52,7 +65,7 @@ static int open_group(const char *name, int *container) {
 }
 
 int main(int argc, char *argv[]) {
-        int container = -1, group = -1, close_group = 0, map_bar0 = 0, device = -1, i = 1;
+        int container = -1, group = -1, close_group = 0, map_bar0 = 0, device = -1, iommufd = -1, i = 1;
 
         for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++)
                 if (strcmp(argv[i], "--close-group") == 0)
@@ -61,19 +74,31 @@ int main(int argc, char *argv[]) {
                         map_bar0 = close_group = 1;
                 else if (strcmp(argv[i], "--group-fd") == 0 && i + 1 < argc)
                         group = atoi(argv[++i]);
+                else if (strcmp(argv[i], "--cdev-fd") == 0 && i + 1 < argc)
+                        device = atoi(argv[++i]);
+                else if (strcmp(argv[i], "--iommufd-fd") == 0 && i + 1 < argc)
+                        iommufd = atoi(argv[++i]);
                 else
                         break;
-        if (group < 0 && i >= argc) {
+        if (device >= 0) {
+                struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind), .iommufd = iommufd };
+
+                if (ioctl(device, VFIO_DEVICE_BIND_IOMMUFD, &bind) < 0)
+                        return fail("VFIO_DEVICE_BIND_IOMMUFD");
+                group = -2; /* none: the device is bound already */
+        }
+        if (group == -1 && i >= argc) {
                 fprintf(stderr, "Usage: vfio-hold [--close-group] [--map-bar0] GROUP [DEVICE...]\n"
-                                "       vfio-hold [--close-group] [--map-bar0] --group-fd N [DEVICE...]\n");
+                                "       vfio-hold [--close-group] [--map-bar0] --group-fd N [DEVICE...]\n"
+                                "       vfio-hold [--map-bar0] --cdev-fd N --iommufd-fd M\n");
                 return 2;
         }
-        if (group < 0) {
+        if (group == -1) {
                 group = open_group(argv[i++], &container);
                 if (group < 0)
                         return 1;
         }
-        for (; i < argc; i++) {
+        for (; group >= 0 && i < argc; i++) {
                 int fd = ioctl(group, VFIO_GROUP_GET_DEVICE_FD, argv[i]);
 
                 if (fd < 0)
@@ -95,7 +120,7 @@ int main(int argc, char *argv[]) {
                 for (int fd = 3; fd < 1024; fd++) /* every fd, the device's among them */
                         close(fd);
         }
-        if (close_group) {
+        if (close_group && group >= 0) {
                 close(group);
                 if (container >= 0)
                         close(container);

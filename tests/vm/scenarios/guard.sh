@@ -1,13 +1,15 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# vm-tiers: stock iommufd
-# vm-timeout: 300
+# vm-tiers: stock iommufd systemd
+# vm-timeout: 420
 #
 # A group stays guarded while anything holds it. A Release() that comes while processes still
 # hold the group's fds (a command's child that outlived it) leaves the lease "releasing": nobody
 # else gets the group, and the lease ends only when the last holder lets go. An Unassign of such a
 # group applies its mode to those holders (soft waits and gives up, kill kills them, and only them);
-# so does one of a group on vfio without a lease that a process opened itself.
+# so does one of a group on vfio without a lease that a process opened itself. What no process
+# names but the kernel still holds (a device fd or BAR mapping without the group fd, fds in flight
+# in a socket) keeps the group guarded too, and is never killed.
 
 . "$VFIOD_SRC/tests/vm/lib.sh"
 
@@ -229,6 +231,68 @@ else
     run_cli 0 "mapped: now the unassign succeeds" unassign "$group"
     check "mapped: the group is on the host" on_host
 fi
+
+# --- 7. Fds parked in a socket: the command sends its group and container fds through a
+# socketpair that a child keeps, closes its own and exits; the fds are in flight, in nobody's fd
+# table. The group stays held: the released lease stays releasing, HeldUnnamed says so, and it
+# ends when the child (and with it the socket) is gone.
+run_cli 0 "parked: assign group $group" assign "$group"
+"$VFIOCTL" acquire --interface group "$group" -- /usr/bin/python3 -c '
+import os, socket
+fds = [int(os.environ["VFIOD_FD_GROUP"]), int(os.environ["VFIOD_FD_CONTAINER"])]
+keep, other = socket.socketpair()
+keep.set_inheritable(True)
+other.set_inheritable(True)
+socket.send_fds(keep, [b"x"], fds)
+for fd in fds:
+    os.close(fd)
+child = os.fork()
+if child == 0:
+    os.execvp("sleep", ["sleep", "600"])  # keeps both ends of the socketpair, and so the fds
+open("/tmp/child.pid", "w").write("%d\n" % child)
+' > /tmp/parked.out 2>&1
+check_eq "parked: vfioctl acquire exits 0 with its command" 0 "$?" || diag "$(cat /tmp/parked.out)"
+CHILD=$(cat /tmp/child.pid)
+check "parked: no fd of the child is a VFIO file" sh -c "! ls -l /proc/$CHILD/fd | grep -q -e vfio -e iommu"
+check "parked: the released lease stays releasing" wait_for 5 state_is releasing
+sleep 2
+check_eq "parked: two seconds on, still releasing" releasing "$(group_state "$group")"
+check_eq "parked: Group.HeldUnnamed is true" "b true" "$(group_prop "$group" HeldUnnamed)"
+check_eq "parked: Group.Holders names nobody" "a(us) 0" "$(group_prop "$group" Holders)"
+out=$($client "$group" 2>&1)
+expect_in "parked: root's Acquire meanwhile: GroupBusy" "$out" "org.vfiod1.Error.GroupBusy"
+kill "$CHILD"
+check "parked: the lease ends once the socket is gone" wait_for 10 state_is vfio
+run_cli 0 "parked: unassign group $group" unassign "$group"
+check "parked: the group is on the host" on_host
+
+# --- 8. A child keeps only a BAR 0 mapping made from a VFIO cdev bound to an iommufd (6.6 and
+# later), every fd closed: /proc/PID/maps shows the cdev's path, so it is named, and a hard
+# Unassign kills it and finishes.
+run_cli 0 "cdev-mapped: assign group $group" assign "$group"
+cdev=/dev/vfio/devices/$(ls "/sys/bus/pci/devices/$edu/vfio-dev" 2>/dev/null)
+if [ ! -c "$cdev" ]; then
+    skip "cdev-mapped: a BAR mapped from a cdev is named" "no VFIO cdevs on $(uname -r)"
+    run_cli 0 "cdev-mapped: unassign group $group" unassign "$group"
+else
+    "$VFIOCTL" acquire --interface iommufd "$group" -- sh -c \
+        "fd=\$(echo \"\$VFIOD_FDS\" | tr ' ' '\\n' | sed -n 's/^device:$edu=//p');
+         $VFIOD_PUBLIC/bin/vfio-hold --map-bar0 --cdev-fd \$fd --iommufd-fd \$VFIOD_FD_IOMMUFD > /tmp/cdev-mapped.hold 2>&1 &
+         echo \$! > /tmp/child.pid" > /tmp/cdev-mapped.out 2>&1
+    check_eq "cdev-mapped: vfioctl acquire exits 0 with its command" 0 "$?" || diag "$(cat /tmp/cdev-mapped.out)"
+    CHILD=$(cat /tmp/child.pid)
+    check "cdev-mapped: the child maps BAR 0 through $cdev" wait_for 20 grep -q ready /tmp/cdev-mapped.hold ||
+        diag "$(cat /tmp/cdev-mapped.hold)"
+    check "cdev-mapped: no fd of the child is a VFIO file" sh -c "! ls -l /proc/$CHILD/fd | grep -q -e vfio -e iommu"
+    diag "cdev-mapped: the child's mapping: $(grep /dev/vfio/ "/proc/$CHILD/maps")"
+    check "cdev-mapped: the lease stays releasing" wait_for 5 state_is releasing
+    expect_in "cdev-mapped: Group.Holders names the child" "$(group_prop "$group" Holders)" "$CHILD \"vfio-hold\""
+    run_cli 0 "cdev-mapped: a hard unassign kills the child and finishes: exit 0" unassign "$group" --mode hard \
+        --timeout 1
+    check "cdev-mapped: the child was killed" wait_for 5 gone "$CHILD"
+    check "cdev-mapped: the group is on the host" on_host
+fi
+
 check "the bystander lives to the end" kill -0 "$bystander"
 
 kill "$bystander"
