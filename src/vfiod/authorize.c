@@ -49,25 +49,28 @@ static bool allowed_now(Manager *m, uid_t uid, gid_t gid, const gid_t *gids, siz
         return uid == 0 || (m->policy && policy_allows(m->policy, uid, gid, gids, n_gids, action, g));
 }
 
-static int query_identity(Manager *m, sd_bus_message *message, CallerIdentity *ret) {
-        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
-        CallerIdentity id = { .gid = (gid_t) -1, .pidfd = -EBADF };
+static const CallerIdentity *identity_cached(const char *sender) {
+        FOREACH_ARRAY(c, identity_cache, IDENTITY_CACHE_SIZE)
+                if (c->sender && streq(c->sender, sender))
+                        return &c->identity;
+        return NULL;
+}
+
+/* The identity of sender from the uid and pid the bus daemon vouches for: the process pinned by
+ * a pidfd, the groups from the user database; remembered. */
+static int identity_store(Manager *m, const char *sender, uid_t uid, pid_t pid, const CallerIdentity **ret) {
+        _cleanup_free_ char *copy = strdup(sender);
+        CallerIdentity id = { .uid = uid, .gid = (gid_t) -1, .pid = pid, .pidfd = -EBADF };
+        CachedIdentity *slot;
         UserGroups groups;
         int r;
 
-        /* Real credentials only: what the bus daemon vouches for, not what the peer claims. */
-        r = sd_bus_query_sender_creds(message, SD_BUS_CREDS_EUID | SD_BUS_CREDS_PID, &creds);
-        if (r >= 0)
-                r = sd_bus_creds_get_euid(creds, &id.uid);
-        if (r >= 0)
-                r = sd_bus_creds_get_pid(creds, &id.pid);
-        if (r < 0)
-                return r;
+        if (!copy)
+                return -ENOMEM;
         r = process_open(m->proc_root, id.pid, id.uid, &id.pidfd);
         if (r < 0) {
                 log_info_errno(r, "The process %d that connected as %s is %s: no process answers for it.", (int) id.pid,
-                               sd_bus_message_get_sender(message),
-                               r == -EPERM ? "not of its uid (its pid was reused)" : "gone");
+                               sender, r == -EPERM ? "not of its uid (its pid was reused)" : "gone");
                 id.pid = 0;
         }
         /* The groups follow from that uid (the bus sends none). */
@@ -75,40 +78,146 @@ static int query_identity(Manager *m, sd_bus_message *message, CallerIdentity *r
         id.gid = groups.gid;
         memcpy(id.gids, groups.gids, groups.n_gids * sizeof(gid_t));
         id.n_gids = groups.n_gids;
-        *ret = id;
-        return 0;
-}
-
-int caller_identity(Manager *m, sd_bus_message *message, const CallerIdentity **ret) {
-        const char *sender = sd_bus_message_get_sender(message);
-        _cleanup_free_ char *copy = NULL;
-        CallerIdentity fresh;
-        CachedIdentity *slot;
-        int r;
-
-        if (!sender)
-                return -ENXIO;
-        FOREACH_ARRAY(c, identity_cache, IDENTITY_CACHE_SIZE)
-                if (c->sender && streq(c->sender, sender)) {
-                        *ret = &c->identity;
-                        return 0;
-                }
-        copy = strdup(sender);
-        if (!copy)
-                return -ENOMEM;
-        r = query_identity(m, message, &fresh);
-        if (r < 0)
-                return r;
         /* A slot with a sender owns its pidfd. */
         slot = &identity_cache[identity_next];
         if (slot->sender)
                 safe_close(slot->identity.pidfd);
         free(slot->sender);
         slot->sender = TAKE_PTR(copy);
-        slot->identity = fresh;
+        slot->identity = id;
         identity_next = (identity_next + 1) % IDENTITY_CACHE_SIZE;
         *ret = &slot->identity;
         return 0;
+}
+
+int caller_identity(Manager *m, sd_bus_message *message, const CallerIdentity **ret) {
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        const char *sender = sd_bus_message_get_sender(message);
+        uid_t uid;
+        pid_t pid;
+        int r;
+
+        if (!sender)
+                return -ENXIO;
+        *ret = identity_cached(sender);
+        if (*ret)
+                return 0;
+        /* Real credentials only: what the bus daemon vouches for, not what the peer claims. A
+         * round trip to the bus daemon, on the loop: methods ask caller_identity_ready() first. */
+        r = sd_bus_query_sender_creds(message, SD_BUS_CREDS_EUID | SD_BUS_CREDS_PID, &creds);
+        if (r >= 0)
+                r = sd_bus_creds_get_euid(creds, &uid);
+        if (r >= 0)
+                r = sd_bus_creds_get_pid(creds, &pid);
+        if (r < 0)
+                return r;
+        return identity_store(m, sender, uid, pid, ret);
+}
+
+/* A method call waiting for its sender's credentials. */
+typedef struct IdentityQuery {
+        Manager *manager;
+        sd_bus_message *message;
+        identity_resume_t resume;
+} IdentityQuery;
+
+/* UnixUserID and ProcessID of a GetConnectionCredentials reply (a{sv}). */
+static int read_credentials(sd_bus_message *reply, uid_t *ret_uid, pid_t *ret_pid) {
+        bool have_uid = false, have_pid = false;
+        const char *key;
+        int r;
+
+        r = sd_bus_message_enter_container(reply, 'a', "{sv}");
+        while (r >= 0 && (r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
+                uint32_t value;
+
+                r = sd_bus_message_read(reply, "s", &key);
+                if (r >= 0 && (streq(key, "UnixUserID") || streq(key, "ProcessID"))) {
+                        r = sd_bus_message_read(reply, "v", "u", &value);
+                        if (r >= 0 && streq(key, "UnixUserID")) {
+                                *ret_uid = (uid_t) value;
+                                have_uid = true;
+                        } else if (r >= 0) {
+                                *ret_pid = (pid_t) value;
+                                have_pid = true;
+                        }
+                } else if (r >= 0)
+                        r = sd_bus_message_skip(reply, "v");
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(reply);
+        }
+        if (r < 0)
+                return r;
+        return have_uid && have_pid ? 0 : -ENODATA;
+}
+
+static int on_credentials(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        IdentityQuery *q = userdata;
+        const char *sender = sd_bus_message_get_sender(q->message);
+        const CallerIdentity *id;
+        uid_t uid = 0;
+        pid_t pid = 0;
+        int r;
+
+        if (sd_bus_message_is_method_error(reply, NULL))
+                r = -sd_bus_message_get_errno(reply) ?: -EIO;
+        else
+                r = read_credentials(reply, &uid, &pid);
+        if (r >= 0)
+                r = identity_cached(sender) ? 0 : identity_store(q->manager, sender, uid, pid, &id);
+        if (r >= 0)
+                r = sd_bus_message_rewind(q->message, true);
+        if (r >= 0)
+                r = q->resume(q->manager, q->message, &error);
+        if (sd_bus_error_is_set(&error))
+                r = sd_bus_reply_method_error(q->message, &error);
+        else if (r < 0)
+                r = sd_bus_reply_method_errno(q->message, r, NULL);
+        if (r < 0)
+                log_debug_errno(r, "Cannot answer %s of %s: %m", strempty(sd_bus_message_get_member(q->message)),
+                                strempty(sender));
+        return 0;
+}
+
+/* When the slot goes: after the answer, or with the bus when the daemon stops first. */
+static void identity_query_free(void *userdata) {
+        IdentityQuery *q = userdata;
+
+        sd_bus_message_unref(q->message);
+        free(q);
+}
+
+int caller_identity_ready(Manager *m, sd_bus_message *message, identity_resume_t resume) {
+        const char *sender = sd_bus_message_get_sender(message);
+        _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
+        const CallerIdentity *id;
+        IdentityQuery *q;
+        int r;
+
+        if (!sender)
+                return -ENXIO;
+        if (identity_cached(sender))
+                return 1;
+        if (!m->bus) { /* no bus to ask without waiting (tests drive the daemon without one) */
+                r = caller_identity(m, message, &id);
+                return r < 0 ? r : 1;
+        }
+        q = calloc(1, sizeof(IdentityQuery));
+        if (!q)
+                return -ENOMEM;
+        *q = (IdentityQuery){ .manager = m, .message = sd_bus_message_ref(message), .resume = resume };
+        r = sd_bus_call_method_async(m->bus, &slot, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                     "org.freedesktop.DBus", "GetConnectionCredentials", on_credentials, q, "s",
+                                     sender);
+        if (r >= 0)
+                r = sd_bus_slot_set_destroy_callback(slot, identity_query_free);
+        if (r < 0) {
+                identity_query_free(q);
+                return r;
+        }
+        /* The bus owns the slot now, and frees q with it. */
+        return sd_bus_slot_set_floating(slot, true) < 0 ? -ENOMEM : 0;
 }
 
 void caller_identity_cache_clear(void) {

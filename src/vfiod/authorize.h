@@ -29,6 +29,16 @@ typedef struct CallerIdentity {
 int caller_identity(Manager *m, sd_bus_message *message, const CallerIdentity **ret);
 void caller_identity_cache_clear(void);
 
+/* What a method handler does once its caller's identity is known: the handler itself, or a
+ * lookup of its object followed by it. Its return and error are answered as sd-bus would. */
+typedef int (*identity_resume_t)(Manager *m, sd_bus_message *message, sd_bus_error *error);
+
+/* First thing in a method that authorizes: 1 when the sender's identity is known (go on), 0 when
+ * the bus daemon was asked for it without waiting (return 1 and do not reply: resume is called
+ * with the message, rewound, once the answer came, and its outcome answered), or -errno. The
+ * bus daemon is asked at most once per sender while it is remembered. */
+int caller_identity_ready(Manager *m, sd_bus_message *message, identity_resume_t resume);
+
 /* Called once with 0 (allowed) or -EACCES (denied) or another -errno (could not check). */
 typedef void (*authorize_done_t)(Manager *m, int r, void *userdata);
 

@@ -131,6 +131,21 @@ static void on_release_authorized(Manager *m, int r, void *userdata) {
         release_call_finish(m, userdata, r);
 }
 
+static int method_release(sd_bus_message *message, void *userdata, sd_bus_error *error);
+
+/* Release by somebody else than the owner, once the caller's identity is known: the lease may
+ * have ended meanwhile (then there is nothing left to release). */
+static int resume_release(Manager *m, sd_bus_message *message, sd_bus_error *error) {
+        Lease *l = NULL;
+        uint32_t id;
+
+        if (bus_path_decode_id(sd_bus_message_get_path(message), VFIOD_LEASE_PATH_PREFIX, &id) > 0)
+                l = manager_get_lease(m, id);
+        if (!l)
+                return sd_bus_reply_method_return(message, NULL);
+        return method_release(message, l, error);
+}
+
 /* The owner may end its lease; so may an admin: root, a manage rule for the group, or polkit's
  * org.vfiod1.manage (asked without blocking). */
 static int method_release(sd_bus_message *message, void *userdata, sd_bus_error *error) {
@@ -144,6 +159,9 @@ static int method_release(sd_bus_message *message, void *userdata, sd_bus_error 
                 release(l, message);
                 return 1;
         }
+        r = caller_identity_ready(m, message, resume_release);
+        if (r <= 0)
+                return r < 0 ? r : 1;
         if (!g) {
                 r = bus_sender_is_root(m, message);
                 if (r < 0)

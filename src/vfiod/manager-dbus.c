@@ -213,6 +213,24 @@ static int authorize_and_run(Manager *m, PendingCall *p, PolicyAction action, Gr
         return 1;
 }
 
+static int method_assign(sd_bus_message *message, void *userdata, sd_bus_error *error);
+static int method_unassign(sd_bus_message *message, void *userdata, sd_bus_error *error);
+static int method_acquire(sd_bus_message *message, void *userdata, sd_bus_error *error);
+
+/* The methods that authorize, called again once their caller's identity is known (the Manager
+ * object lives as long as the daemon). */
+static int resume_assign(Manager *m, sd_bus_message *message, sd_bus_error *error) {
+        return method_assign(message, m, error);
+}
+
+static int resume_unassign(Manager *m, sd_bus_message *message, sd_bus_error *error) {
+        return method_unassign(message, m, error);
+}
+
+static int resume_acquire(Manager *m, sd_bus_message *message, sd_bus_error *error) {
+        return method_acquire(message, m, error);
+}
+
 static int method_assign(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         AssignOptions o = {};
         const OptionSpec specs[] = {
@@ -226,6 +244,9 @@ static int method_assign(sd_bus_message *message, void *userdata, sd_bus_error *
         Group *g;
         int r;
 
+        r = caller_identity_ready(m, message, resume_assign);
+        if (r <= 0)
+                return r < 0 ? r : 1;
         r = read_target_and_options(message, specs, ELEMENTSOF(specs), &target, error);
         if (r < 0)
                 return r;
@@ -265,6 +286,9 @@ static int method_unassign(sd_bus_message *message, void *userdata, sd_bus_error
         Group *g;
         int r;
 
+        r = caller_identity_ready(m, message, resume_unassign);
+        if (r <= 0)
+                return r < 0 ? r : 1;
         r = read_target_and_options(message, specs, ELEMENTSOF(specs), &target, error);
         if (r < 0)
                 return r;
@@ -495,6 +519,9 @@ static int method_acquire(sd_bus_message *message, void *userdata, sd_bus_error 
         Group *g;
         int r;
 
+        r = caller_identity_ready(m, message, resume_acquire);
+        if (r <= 0)
+                return r < 0 ? r : 1;
         r = read_target_and_options(message, specs, ELEMENTSOF(specs), &target, error);
         if (r < 0)
                 return r;
