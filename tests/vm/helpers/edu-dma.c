@@ -67,21 +67,7 @@ struct iommu_ioas_unmap {
 };
 #endif
 
-#ifndef VFIO_DEVICE_BIND_IOMMUFD
-struct vfio_device_bind_iommufd {
-        __u32 argsz;
-        __u32 flags;
-        __s32 iommufd;
-        __u32 out_devid;
-};
-#define VFIO_DEVICE_BIND_IOMMUFD _IO(VFIO_TYPE, VFIO_BASE + 18)
-struct vfio_device_attach_iommufd_pt {
-        __u32 argsz;
-        __u32 flags;
-        __u32 pt_id;
-};
-#define VFIO_DEVICE_ATTACH_IOMMUFD_PT _IO(VFIO_TYPE, VFIO_BASE + 19)
-#endif
+#include "vfio-compat.h"
 
 /* QEMU's edu (hw/misc/edu.c): BAR0 registers. */
 #define EDU_ID          0x00 /* reads 0x010000ed (version 1.0, "ed") */

@@ -23,15 +23,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#ifndef VFIO_DEVICE_BIND_IOMMUFD /* uapi headers older than 6.6 */
-struct vfio_device_bind_iommufd {
-        __u32 argsz;
-        __u32 flags;
-        __s32 iommufd;
-        __u32 out_devid;
-};
-#define VFIO_DEVICE_BIND_IOMMUFD _IO(VFIO_TYPE, VFIO_BASE + 18)
-#endif
+#include "vfio-compat.h"
 
 static int fail(const char *what) {
         fprintf(stderr, "vfio-hold: %s: %s\n", what, strerror(errno));
